@@ -1,0 +1,111 @@
+// Package httpjson reads JSON request bodies within size and depth limits
+// and writes JSON responses.
+package httpjson
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/ganglion/ganglion/internal/mxerr"
+)
+
+// MaxDepth is the deepest nesting of objects and arrays a request body may
+// have. Matrix content is shallow; deep nesting only serves to exhaust the
+// decoder.
+const MaxDepth = 64
+
+// ReadBody reads the whole request body, refusing bodies over limit bytes
+// (M_TOO_LARGE) and bodies that are not JSON or are nested deeper than
+// MaxDepth (M_NOT_JSON). An empty body reads as "{}".
+func ReadBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, mxerr.TooLarge("request body is larger than %d bytes", limit)
+	}
+	data, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, mxerr.NotJSON("could not read request body")
+	}
+	if int64(len(data)) > limit {
+		return nil, mxerr.TooLarge("request body is larger than %d bytes", limit)
+	}
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 {
+		return []byte("{}"), nil
+	}
+	if !json.Valid(data) {
+		return nil, mxerr.NotJSON("request body is not valid JSON")
+	}
+	if depth(data) > MaxDepth {
+		return nil, mxerr.NotJSON("request body is nested deeper than %d levels", MaxDepth)
+	}
+	return data, nil
+}
+
+// Decode reads the request body as ReadBody does and unmarshals it into v,
+// which must be a pointer to a struct or map: the body must be a JSON object.
+// A field of the wrong type gives M_BAD_JSON.
+func Decode(r *http.Request, limit int64, v any) error {
+	data, err := ReadBody(r, limit)
+	if err != nil {
+		return err
+	}
+	return Unmarshal(data, v)
+}
+
+// Unmarshal decodes an already validated JSON object into v, mapping type
+// errors to M_BAD_JSON.
+func Unmarshal(data []byte, v any) error {
+	if len(data) == 0 || data[0] != '{' {
+		return mxerr.BadJSON("request body must be a JSON object")
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && typeErr.Field != "" {
+			return mxerr.BadJSON("field %q must be of type %s", typeErr.Field, typeErr.Type)
+		}
+		return mxerr.BadJSON("request body does not match the expected shape")
+	}
+	return nil
+}
+
+// depth returns the deepest nesting of objects and arrays in valid JSON.
+func depth(data []byte) int {
+	deepest, cur := 0, 0
+	inString, escaped := false, false
+	for _, c := range data {
+		switch {
+		case escaped:
+			escaped = false
+		case inString:
+			switch c {
+			case '\\':
+				escaped = true
+			case '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			cur++
+			deepest = max(deepest, cur)
+		case c == '}' || c == ']':
+			cur--
+		}
+	}
+	return deepest
+}
+
+// Write sends v as a JSON response with the given status.
+func Write(w http.ResponseWriter, status int, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, err = w.Write(body)
+	return err
+}
