@@ -1,0 +1,158 @@
+// Package storage is the server's only access to its database: SQLite by
+// default, PostgreSQL for larger installations, behind one set of queries.
+//
+// Reads go through methods on *DB (the read pool); every write goes through
+// WithTx, whose *Tx carries the methods that change data. A transaction is
+// never nested: under SQLite the single writer connection would wait on
+// itself forever, so WithTx refuses a context that is already inside one.
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Sentinel errors returned by storage methods; test them with errors.Is.
+var (
+	// ErrNotFound: the row asked for does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrExists: a row with the same key already exists.
+	ErrExists = errors.New("already exists")
+	// ErrNestedTx: WithTx was called inside another WithTx.
+	ErrNestedTx = errors.New("nested write transaction")
+)
+
+// Options tune Open.
+type Options struct {
+	// MaxOpenConns bounds the PostgreSQL pool and the SQLite read pool.
+	MaxOpenConns int
+	// Clock returns the current time; nil means time.Now. Tests inject a
+	// fake clock here.
+	Clock func() time.Time
+}
+
+// DB is an open database with its schema migrated to the newest version.
+type DB struct {
+	write   *sql.DB // SQLite: a single connection; PostgreSQL: the pool
+	read    *sql.DB // SQLite: read-only pool; PostgreSQL: same as write
+	dialect dialect
+	clock   func() time.Time
+}
+
+// Open connects to the database named by url ("sqlite:PATH", a path ending
+// in ".db", or a postgres:// URL) and migrates its schema.
+func Open(ctx context.Context, url string, opts Options) (*DB, error) {
+	if opts.MaxOpenConns <= 0 {
+		opts.MaxOpenConns = 10
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	var (
+		db  *DB
+		err error
+	)
+	switch {
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		db, err = openPostgres(url, opts)
+	case strings.HasPrefix(url, "sqlite:"):
+		db, err = openSQLite(strings.TrimPrefix(url, "sqlite:"), opts)
+	case strings.HasSuffix(url, ".db"):
+		db, err = openSQLite(url, opts)
+	default:
+		return nil, fmt.Errorf("database url %q: want sqlite:PATH or postgres://", url)
+	}
+	if err != nil {
+		return nil, err
+	}
+	db.clock = opts.Clock
+	if err := db.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Close closes every connection.
+func (db *DB) Close() error {
+	err := db.write.Close()
+	if db.read != db.write {
+		err = errors.Join(err, db.read.Close())
+	}
+	return err
+}
+
+// Dialect names the database engine: "sqlite" or "postgres".
+func (db *DB) Dialect() string { return db.dialect.name() }
+
+// Now returns the database clock's current time.
+func (db *DB) Now() time.Time { return db.clock() }
+
+// Tx is a write transaction. Its methods change data; they all see the
+// transaction's own writes.
+type Tx struct {
+	tx      *sql.Tx
+	dialect dialect
+	// Now is the time of the transaction, from the database clock: every
+	// timestamp the transaction writes uses it.
+	Now time.Time
+}
+
+type inTxKey struct{}
+
+// WithTx runs fn in one write transaction and commits it if fn returns nil,
+// rolling back otherwise. fn gets a context marked as inside a transaction:
+// calling WithTx with it again returns ErrNestedTx.
+func (db *DB) WithTx(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) error {
+	if ctx.Value(inTxKey{}) != nil {
+		return ErrNestedTx
+	}
+	sqlTx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	tx := &Tx{tx: sqlTx, dialect: db.dialect, Now: db.clock()}
+	if err := fn(context.WithValue(ctx, inTxKey{}, true), tx); err != nil {
+		_ = sqlTx.Rollback()
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// querier is what both *sql.DB and *sql.Tx offer; read helpers take it so
+// that the same query runs on the read pool or inside a transaction.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// notFound maps sql.ErrNoRows to ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
+}
+
+// millis converts a time to the milliseconds stored in *_ts columns.
+func millis(t time.Time) int64 { return t.UnixMilli() }
+
+// oneRow returns ErrNotFound if an UPDATE or DELETE touched no row.
+func oneRow(res sql.Result) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}

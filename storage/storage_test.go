@@ -1,0 +1,73 @@
+package storage_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/ganglion/ganglion/storage"
+	"github.com/ganglion/ganglion/storage/storagetest"
+)
+
+func TestDB_WithTx(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		t.Run("ErrNestedTx", func(t *testing.T) {
+			err := db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
+				return db.WithTx(ctx, func(context.Context, *storage.Tx) error { return nil })
+			})
+			if !errors.Is(err, storage.ErrNestedTx) {
+				t.Fatalf("got %v, want ErrNestedTx", err)
+			}
+		})
+		t.Run("RollbackOnError", func(t *testing.T) {
+			boom := errors.New("boom")
+			err := db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
+				if err := tx.InsertAccount(ctx, storage.Account{Localpart: "rolled"}); err != nil {
+					return err
+				}
+				return boom
+			})
+			if !errors.Is(err, boom) {
+				t.Fatalf("got %v, want boom", err)
+			}
+			if _, err := db.Account(ctx, "rolled"); !errors.Is(err, storage.ErrNotFound) {
+				t.Fatalf("account after rollback: got %v, want ErrNotFound", err)
+			}
+		})
+	})
+}
+
+func TestOpen_Migrations(t *testing.T) {
+	for _, dialect := range storagetest.Dialects() {
+		t.Run(dialect, func(t *testing.T) {
+			url := storagetest.URL(t, dialect)
+			db := storagetest.Open(t, url)
+			ctx := context.Background()
+			if err := db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
+				return tx.InsertAccount(ctx, storage.Account{Localpart: "kept"})
+			}); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+
+			t.Run("ReopenKeepsData", func(t *testing.T) {
+				again := storagetest.Open(t, url)
+				if _, err := again.Account(ctx, "kept"); err != nil {
+					t.Fatalf("account after reopen: %v", err)
+				}
+			})
+			t.Run("ErrNewerSchema", func(t *testing.T) {
+				again := storagetest.Open(t, url)
+				if err := storage.ForceSchemaVersion(ctx, again, storage.SchemaVersion()+1); err != nil {
+					t.Fatal(err)
+				}
+				again.Close()
+				_, err := storage.Open(ctx, url, storage.Options{})
+				if err == nil {
+					t.Fatal("got nil error opening a database newer than the binary")
+				}
+			})
+		})
+	}
+}
