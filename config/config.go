@@ -22,6 +22,7 @@ type Config struct {
 	// relative to the working directory.
 	DataDir string `yaml:"data_dir"`
 	// Path of the ed25519 signing key; created on first start if missing.
+	// Empty means DATA_DIR/signing.key.
 	SigningKeyPath string `yaml:"signing_key_path"`
 
 	Listeners    Listeners    `yaml:"listeners"`
@@ -49,17 +50,22 @@ type Listeners struct {
 type Listener struct {
 	// host:port to listen on.
 	Address string `yaml:"address"`
-	// PEM certificate chain and key for TLS; both empty means plain HTTP
-	// (put a reverse proxy with TLS in front).
+	// PEM certificate chain file for TLS. Set it together with tls_key, or
+	// leave both empty for plain HTTP (put a reverse proxy with TLS in front).
 	TLSCert string `yaml:"tls_cert"`
-	TLSKey  string `yaml:"tls_key"`
+	// PEM private key file for tls_cert.
+	TLSKey string `yaml:"tls_key"`
 }
 
 // Database selects SQLite or PostgreSQL.
 type Database struct {
 	// "sqlite:PATH" (or just a path ending in .db) for SQLite, or a
-	// "postgres://user:password@host/dbname" URL for PostgreSQL.
+	// "postgres://user:password@host/dbname" URL for PostgreSQL. Empty
+	// means "sqlite:DATA_DIR/ganglion.db".
 	URL Secret `yaml:"url"`
+	// File holding the database URL, instead of putting it (and its
+	// password) in this file.
+	URLFile string `yaml:"url_file"`
 	// Upper bound on open connections to PostgreSQL (SQLite uses one writer
 	// and this many readers).
 	MaxOpenConns int `yaml:"max_open_conns"`

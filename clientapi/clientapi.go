@@ -1,0 +1,74 @@
+// Package clientapi serves the Matrix client-server API.
+package clientapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/ganglion/ganglion/config"
+	"github.com/ganglion/ganglion/storage"
+)
+
+// Deps are the collaborators of the client API.
+type Deps struct {
+	DB  *storage.DB
+	Log logrus.FieldLogger
+}
+
+// API is the client-server API: an http.Handler plus the background work
+// its handlers start (last-seen updates, rate limiter cleanup).
+type API struct {
+	cfg       *config.Config
+	db        *storage.DB
+	log       logrus.FieldLogger
+	passwords *Passwords
+	sessions  *sessionCache
+	limiter   *rateLimiter
+	seen      chan seenUpdate
+	mux       *http.ServeMux
+}
+
+// New builds the client API from the configuration.
+func New(cfg *config.Config, deps Deps) (*API, error) {
+	if deps.DB == nil || deps.Log == nil {
+		return nil, errors.New("clientapi: DB and Log are required")
+	}
+	passwords, err := NewPasswords(cfg.Passwords)
+	if err != nil {
+		return nil, err
+	}
+	a := &API{
+		cfg:       cfg,
+		db:        deps.DB,
+		log:       deps.Log,
+		passwords: passwords,
+		sessions:  newSessionCache(),
+		limiter:   newRateLimiter(cfg.RateLimit, deps.DB.Now),
+		seen:      make(chan seenUpdate, 1024),
+		mux:       http.NewServeMux(),
+	}
+	a.routes()
+	return a, nil
+}
+
+// Run does the API's background work until ctx ends.
+func (a *API) Run(ctx context.Context) error {
+	sweep := time.NewTicker(time.Minute)
+	defer sweep.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case u := <-a.seen:
+			a.recordSeen(ctx, u)
+		case <-sweep.C:
+			a.limiter.sweep()
+			a.sessions.sweep(a.db.Now())
+			a.expireUIASessions(ctx)
+		}
+	}
+}

@@ -1,0 +1,228 @@
+package clientapi
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/ganglion/ganglion/internal/httpjson"
+	"github.com/ganglion/ganglion/internal/logctx"
+	"github.com/ganglion/ganglion/internal/mxerr"
+)
+
+// handlerFunc is a handler that needs no access token.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// userFunc is a handler for an authenticated user.
+type userFunc func(w http.ResponseWriter, r *http.Request, s *Session) error
+
+// public registers an endpoint that needs no access token.
+func (a *API) public(pattern string, h handlerFunc) {
+	a.mux.Handle(pattern, a.wrap(h))
+}
+
+// limitedPublic registers an endpoint without access token that is rate
+// limited per client IP address.
+func (a *API) limitedPublic(pattern string, h handlerFunc) {
+	a.mux.Handle(pattern, a.wrap(func(w http.ResponseWriter, r *http.Request) error {
+		if err := a.limiter.allow("ip:" + clientIP(r)); err != nil {
+			return err
+		}
+		return h(w, r)
+	}))
+}
+
+// user registers an endpoint for authenticated users other than guests.
+func (a *API) user(pattern string, h userFunc) { a.mux.Handle(pattern, a.wrap(a.authed(h, false))) }
+
+// guest registers an endpoint for authenticated users, guests included.
+func (a *API) guest(pattern string, h userFunc) { a.mux.Handle(pattern, a.wrap(a.authed(h, true))) }
+
+func (a *API) authed(h userFunc, guestsAllowed bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		s, err := a.authenticate(r)
+		if err != nil {
+			return err
+		}
+		if s.IsGuest && !guestsAllowed {
+			return mxerr.GuestAccessForbidden("guests cannot use this endpoint")
+		}
+		if err := a.limiter.allow("user:" + s.UserID); err != nil {
+			return err
+		}
+		if info, ok := r.Context().Value(reqInfoKey{}).(*reqInfo); ok {
+			info.userID = s.UserID
+		}
+		ctx := logctx.With(r.Context(), logctx.From(r.Context()).WithField(logctx.FieldUserID, s.UserID))
+		return h(w, r.WithContext(ctx), s)
+	}
+}
+
+// wrap turns a handler's error into the Matrix error response.
+func (a *API) wrap(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := h(w, r)
+		if err == nil {
+			return
+		}
+		if !mxerr.Write(w, err) && !errors.Is(err, context.Canceled) {
+			logctx.From(r.Context()).WithError(err).Error("request failed")
+		}
+	})
+}
+
+var reqCounter atomic.Uint64
+
+// reqInfo collects what the access log line needs from inside the handler.
+type reqInfo struct{ userID string }
+
+type reqInfoKey struct{}
+
+// ServeHTTP answers CORS preflights, attaches the request logger, serves the
+// route, maps unknown paths (404) and wrong methods (405) to M_UNRECOGNIZED,
+// recovers panics, and logs one line per request at debug level.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a.setCORS(w, r)
+	if r.Method == http.MethodOptions {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	start := time.Now()
+	entry := a.log.WithFields(logrus.Fields{
+		logctx.FieldReqID:  reqCounter.Add(1),
+		logctx.FieldMethod: r.Method,
+		logctx.FieldPath:   r.URL.Path, // never the query: it may hold an access token
+	})
+	info := &reqInfo{}
+	r = r.WithContext(context.WithValue(logctx.With(r.Context(), entry), reqInfoKey{}, info))
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			logctx.From(r.Context()).WithField("panic", p).Error("handler panicked")
+			if !rec.wrote {
+				mxerr.Write(rec, mxerr.Internal)
+			}
+		}
+		logctx.From(r.Context()).WithFields(logrus.Fields{
+			logctx.FieldUserID: info.userID,
+			"status":           rec.status,
+			"duration_ms":      time.Since(start).Milliseconds(),
+		}).Debug("request")
+	}()
+	h, pattern := a.mux.Handler(r)
+	if pattern == "" {
+		unrecognized(rec, r, h)
+		return
+	}
+	a.mux.ServeHTTP(rec, r)
+}
+
+// unrecognized runs the mux's own not-found or method-not-allowed handler to
+// learn which it is (and the Allow header), then answers with Matrix JSON.
+func unrecognized(w http.ResponseWriter, r *http.Request, h http.Handler) {
+	probe := &statusRecorder{ResponseWriter: discardWriter{header: http.Header{}}, status: http.StatusOK}
+	h.ServeHTTP(probe, r)
+	if allow := probe.Header().Get("Allow"); allow != "" {
+		w.Header().Set("Allow", allow)
+	}
+	if probe.status == http.StatusMethodNotAllowed {
+		mxerr.Write(w, mxerr.Unrecognized(http.StatusMethodNotAllowed, "method %s not allowed here", r.Method))
+		return
+	}
+	mxerr.Write(w, mxerr.Unrecognized(http.StatusNotFound, "unrecognized request"))
+}
+
+func (a *API) setCORS(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	origins := a.cfg.HTTP.CORSOrigins
+	switch origin := r.Header.Get("Origin"); {
+	case slices.Contains(origins, "*"):
+		h.Set("Access-Control-Allow-Origin", "*")
+	case origin != "" && slices.Contains(origins, origin):
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Add("Vary", "Origin")
+	default:
+		return
+	}
+	h.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE, OPTIONS")
+	h.Set("Access-Control-Allow-Headers", "X-Requested-With, Content-Type, Authorization, Date")
+}
+
+// statusRecorder remembers the status a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.wrote {
+		s.status, s.wrote = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.wrote = true
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+type discardWriter struct{ header http.Header }
+
+func (d discardWriter) Header() http.Header         { return d.header }
+func (d discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d discardWriter) WriteHeader(int)             {}
+
+// clientIP is the address the request came from. X-Forwarded-For is not
+// trusted: a reverse proxy's address then limits all its clients together,
+// which is safe, unlike letting clients pick their own key.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// decode reads the JSON request body within the configured limits.
+func (a *API) decode(r *http.Request, v any) error {
+	return httpjson.Decode(r, a.cfg.HTTP.MaxBodyBytes, v)
+}
+
+// readBody reads the raw JSON request body within the configured limits.
+func (a *API) readBody(r *http.Request) ([]byte, error) {
+	return httpjson.ReadBody(r, a.cfg.HTTP.MaxBodyBytes)
+}
+
+// ok writes a 200 with the JSON body v.
+func ok(w http.ResponseWriter, v any) error { return httpjson.Write(w, http.StatusOK, v) }
+
+// empty is the {} body of endpoints that return nothing.
+var empty = struct{}{}
+
+// bearerToken returns the access token of a request: the Authorization
+// header, or the deprecated access_token query parameter.
+func bearerToken(r *http.Request) (string, bool) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, token, found := strings.Cut(h, " ")
+		if !found || !strings.EqualFold(scheme, "Bearer") || token == "" {
+			return "", false
+		}
+		return strings.TrimSpace(token), true
+	}
+	token := r.URL.Query().Get("access_token")
+	return token, token != ""
+}
