@@ -77,7 +77,7 @@ func (a *API) changePassword(w http.ResponseWriter, r *http.Request, s *Session)
 	if err := a.decode(r, &req); err != nil {
 		return err
 	}
-	if err := a.checkNewPassword(req.NewPassword); err != nil {
+	if err := CheckNewAccount(a.cfg, "", req.NewPassword); err != nil {
 		return err
 	}
 	if req.NewPassword == "" {

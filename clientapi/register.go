@@ -43,7 +43,7 @@ func (a *API) register(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	if err := a.checkNewPassword(req.Password); err != nil {
+	if err := CheckNewAccount(a.cfg, "", req.Password); err != nil {
 		return err
 	}
 	sess, err := a.uia(ctx, r, req.Auth, uiaRequest{flows: a.registrationFlows()})
@@ -129,14 +129,40 @@ func (a *API) createAccount(ctx context.Context, tx *storage.Tx, r *http.Request
 	})
 }
 
-// checkNewLocalpart checks that a localpart may be registered: the spec's
-// grammar, the length limit, and not taken (deactivated ids stay taken).
-func (a *API) checkNewLocalpart(ctx context.Context, localpart string) error {
-	if !validLocalpart(localpart) {
-		return mxerr.InvalidUsername("user ids may only contain a-z, 0-9 and . _ = - / +")
+// CheckNewAccount applies the rules for a new account to a localpart and a
+// password, each unless empty: the spec's user id grammar and length limit,
+// and the configured password policy. It does not check whether the id is
+// taken.
+func CheckNewAccount(cfg *config.Config, localpart, password string) error {
+	if localpart != "" {
+		if !validLocalpart(localpart) {
+			return mxerr.InvalidUsername("user ids may only contain a-z, 0-9 and . _ = - / +")
+		}
+		if len("@"+localpart+":"+cfg.ServerName) > maxUserIDLength {
+			return mxerr.InvalidUsername("user id is longer than %d characters", maxUserIDLength)
+		}
 	}
-	if len(a.userID(localpart)) > maxUserIDLength {
-		return mxerr.InvalidUsername("user id is longer than %d characters", maxUserIDLength)
+	if password != "" && len(password) < cfg.Passwords.MinLength {
+		return mxerr.New(http.StatusBadRequest, "M_WEAK_PASSWORD",
+			"password must be at least %d characters", cfg.Passwords.MinLength)
+	}
+	if len(password) > maxPasswordLength {
+		return mxerr.InvalidParam("password is longer than %d bytes", maxPasswordLength)
+	}
+	return nil
+}
+
+// maxPasswordLength bounds what is fed to the password hash.
+const maxPasswordLength = 512
+
+// checkNewLocalpart checks that a localpart may be registered: valid, and
+// not taken (deactivated ids stay taken).
+func (a *API) checkNewLocalpart(ctx context.Context, localpart string) error {
+	if localpart == "" {
+		return mxerr.InvalidUsername("user id is empty")
+	}
+	if err := CheckNewAccount(a.cfg, localpart, ""); err != nil {
+		return err
 	}
 	taken, err := a.db.AccountExists(ctx, localpart)
 	if err != nil {
@@ -144,19 +170,6 @@ func (a *API) checkNewLocalpart(ctx context.Context, localpart string) error {
 	}
 	if taken {
 		return mxerr.UserInUse("user id already taken")
-	}
-	return nil
-}
-
-// checkNewPassword applies the password policy to a new password; an empty
-// one (no password login) is allowed.
-func (a *API) checkNewPassword(password string) error {
-	if password != "" && len(password) < a.cfg.Passwords.MinLength {
-		return mxerr.New(http.StatusBadRequest, "M_WEAK_PASSWORD",
-			"password must be at least %d characters", a.cfg.Passwords.MinLength)
-	}
-	if len(password) > 512 {
-		return mxerr.InvalidParam("password is longer than 512 bytes")
 	}
 	return nil
 }

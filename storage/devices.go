@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -51,9 +53,10 @@ func (tx *Tx) revokeDeviceTokens(ctx context.Context, localpart, deviceID string
 const selectDevice = `SELECT localpart, device_id, display_name, created_ts, last_seen_ts, last_seen_ip, user_agent
 	FROM devices`
 
-// Devices lists an account's devices, ordered by id.
+// Devices lists an account's devices, ordered by id (byte-wise: SQL ORDER BY
+// would follow the PostgreSQL database's collation).
 func (db *DB) Devices(ctx context.Context, localpart string) ([]Device, error) {
-	rows, err := db.read.QueryContext(ctx, selectDevice+" WHERE localpart = $1 ORDER BY device_id", localpart)
+	rows, err := db.read.QueryContext(ctx, selectDevice+" WHERE localpart = $1", localpart)
 	if err != nil {
 		return nil, fmt.Errorf("list devices of %s: %w", localpart, err)
 	}
@@ -66,7 +69,11 @@ func (db *DB) Devices(ctx context.Context, localpart string) ([]Device, error) {
 		}
 		out = append(out, d)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list devices of %s: %w", localpart, err)
+	}
+	slices.SortFunc(out, func(a, b Device) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
 }
 
 // Device returns one device, or ErrNotFound.

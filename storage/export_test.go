@@ -1,6 +1,9 @@
 package storage
 
-import "context"
+import (
+	"context"
+	"database/sql"
+)
 
 // ForceSchemaVersion overwrites the recorded schema version, to test how
 // Open treats a database written by a newer binary.
@@ -8,3 +11,12 @@ func ForceSchemaVersion(ctx context.Context, db *DB, v int) error {
 	_, err := db.write.ExecContext(ctx, "UPDATE schema_version SET version = $1", v)
 	return err
 }
+
+// ReadPool returns the pool that serves reads, for tests that inspect the
+// schema or the SQL engine directly.
+func ReadPool(db *DB) *sql.DB { return db.read }
+
+// WritePool returns the handle writes go through (under SQLite its single
+// connection), for tests that set up what no method can. Do not use it
+// while a WithTx is running on another goroutine.
+func WritePool(db *DB) *sql.DB { return db.write }

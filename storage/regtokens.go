@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -52,9 +54,10 @@ func (tx *Tx) RegistrationToken(ctx context.Context, token string) (Registration
 	return scanRegistrationToken(tx.tx.QueryRowContext(ctx, selectRegistrationToken+" WHERE token = $1", token))
 }
 
-// RegistrationTokens lists every token.
+// RegistrationTokens lists every token, ordered byte-wise (SQL ORDER BY
+// would follow the PostgreSQL database's collation).
 func (db *DB) RegistrationTokens(ctx context.Context) ([]RegistrationToken, error) {
-	rows, err := db.read.QueryContext(ctx, selectRegistrationToken+" ORDER BY token")
+	rows, err := db.read.QueryContext(ctx, selectRegistrationToken)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +70,11 @@ func (db *DB) RegistrationTokens(ctx context.Context) ([]RegistrationToken, erro
 		}
 		out = append(out, t)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list registration tokens: %w", err)
+	}
+	slices.SortFunc(out, func(a, b RegistrationToken) int { return strings.Compare(a.Token, b.Token) })
+	return out, nil
 }
 
 func scanRegistrationToken(s interface{ Scan(...any) error }) (RegistrationToken, error) {
@@ -89,14 +96,26 @@ func scanRegistrationToken(s interface{ Scan(...any) error }) (RegistrationToken
 	return t, nil
 }
 
-// AddRegistrationTokenUse moves counts of a token: pending by dPending and
-// completed by dCompleted.
-func (tx *Tx) AddRegistrationTokenUse(ctx context.Context, token string, dPending, dCompleted int64) error {
-	res, err := tx.tx.ExecContext(ctx,
-		"UPDATE registration_tokens SET pending = pending + $2, completed = completed + $3 WHERE token = $1",
-		token, dPending, dCompleted)
+// ReserveRegistrationToken counts a registration in progress against the
+// token (pending + 1). Returns ErrNotFound if the token is unknown, expired
+// or used up; the check and the count are one statement, so concurrent
+// registrations never overdraw a token.
+func (tx *Tx) ReserveRegistrationToken(ctx context.Context, token string) error {
+	res, err := tx.tx.ExecContext(ctx, `UPDATE registration_tokens SET pending = pending + 1
+		WHERE token = $1 AND (uses_allowed IS NULL OR pending + completed < uses_allowed)
+		AND (expiry_ts IS NULL OR expiry_ts > $2)`, token, millis(tx.Now))
 	if err != nil {
-		return fmt.Errorf("count use of registration token: %w", err)
+		return fmt.Errorf("reserve registration token: %w", err)
+	}
+	return oneRow(res)
+}
+
+// CompleteRegistrationToken turns a reservation into a completed use.
+func (tx *Tx) CompleteRegistrationToken(ctx context.Context, token string) error {
+	res, err := tx.tx.ExecContext(ctx, `UPDATE registration_tokens SET pending = pending - 1, completed = completed + 1
+		WHERE token = $1 AND pending > 0`, token)
+	if err != nil {
+		return fmt.Errorf("complete registration token: %w", err)
 	}
 	return oneRow(res)
 }

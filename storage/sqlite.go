@@ -28,18 +28,21 @@ func (sqliteDialect) lockMigrations(context.Context, *sql.Tx) error { return nil
 // openSQLite opens one writer connection (transactions start with BEGIN
 // IMMEDIATE, so a writer never fails half-way on a lock upgrade) and a pool
 // of query-only readers, all in WAL mode so that readers never block the
-// writer.
+// writer. Both take PostgreSQL-style placeholders (see sqliteConnector).
 func openSQLite(path string, opts Options) (*DB, error) {
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("create database directory: %w", err)
 		}
 	}
-	const common = "_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_synchronous=NORMAL"
-	write, err := sql.Open("sqlite3", "file:"+path+"?"+common+"&_txlock=immediate")
-	if err != nil {
-		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	// The database holds password hashes and tokens: only the server's user
+	// may read it. SQLite would create it world-readable.
+	if f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600); err == nil {
+		f.Close()
 	}
+	const common = "_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_synchronous=NORMAL"
+	drv := &sqlite3.SQLiteDriver{}
+	write := sql.OpenDB(sqliteConnector{dsn: "file:" + path + "?" + common + "&_txlock=immediate", driver: drv})
 	write.SetMaxOpenConns(1)
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
@@ -48,11 +51,7 @@ func openSQLite(path string, opts Options) (*DB, error) {
 		write.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	read, err := sql.Open("sqlite3", "file:"+path+"?"+common+"&_query_only=true")
-	if err != nil {
-		write.Close()
-		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
-	}
+	read := sql.OpenDB(sqliteConnector{dsn: "file:" + path + "?" + common + "&_query_only=true", driver: drv})
 	read.SetMaxOpenConns(opts.MaxOpenConns)
 	read.SetMaxIdleConns(opts.MaxOpenConns)
 	return &DB{write: write, read: read, dialect: sqliteDialect{}}, nil

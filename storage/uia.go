@@ -13,6 +13,7 @@ type UIASession struct {
 	Endpoint  string // "METHOD /path" of the request it authorises
 	Localpart string // the user it authenticated, once known
 	Completed []string
+	RegToken  string // registration token accepted by m.login.registration_token
 	CreatedAt time.Time
 	Consumed  bool
 }
@@ -35,9 +36,9 @@ func (tx *Tx) UIASession(ctx context.Context, id string) (UIASession, error) {
 		completed string
 		created   int64
 	)
-	err := tx.tx.QueryRowContext(ctx, `SELECT session_id, endpoint, localpart, completed, created_ts, consumed
+	err := tx.tx.QueryRowContext(ctx, `SELECT session_id, endpoint, localpart, completed, reg_token, created_ts, consumed
 		FROM uia_sessions WHERE session_id = $1`, id).Scan(
-		&s.ID, &s.Endpoint, &s.Localpart, &completed, &created, &s.Consumed)
+		&s.ID, &s.Endpoint, &s.Localpart, &completed, &s.RegToken, &created, &s.Consumed)
 	if err != nil {
 		return UIASession{}, notFound(err)
 	}
@@ -48,24 +49,46 @@ func (tx *Tx) UIASession(ctx context.Context, id string) (UIASession, error) {
 	return s, nil
 }
 
-// UpdateUIASession records the completed stages and authenticated user of a
-// session, and whether it is consumed.
+// UpdateUIASession records the completed stages, authenticated user and
+// registration token of a session. Consuming goes through ConsumeUIASession.
 func (tx *Tx) UpdateUIASession(ctx context.Context, s UIASession) error {
 	completed, err := json.Marshal(s.Completed)
 	if err != nil {
 		return err
 	}
 	res, err := tx.tx.ExecContext(ctx,
-		"UPDATE uia_sessions SET localpart = $2, completed = $3, consumed = $4 WHERE session_id = $1",
-		s.ID, s.Localpart, string(completed), s.Consumed)
+		"UPDATE uia_sessions SET localpart = $2, completed = $3, reg_token = $4 WHERE session_id = $1",
+		s.ID, s.Localpart, string(completed), s.RegToken)
 	if err != nil {
 		return fmt.Errorf("update uia session: %w", err)
 	}
 	return oneRow(res)
 }
 
-// DeleteUIASessionsBefore removes sessions created before t.
-func (tx *Tx) DeleteUIASessionsBefore(ctx context.Context, t time.Time) error {
-	_, err := tx.tx.ExecContext(ctx, "DELETE FROM uia_sessions WHERE created_ts < $1", millis(t))
-	return err
+// ConsumeUIASession marks a session used up, so that it authorises exactly
+// one request. Returns ErrNotFound if it is unknown or already consumed:
+// of two concurrent requests with one session, only one gets nil.
+func (tx *Tx) ConsumeUIASession(ctx context.Context, id string) error {
+	res, err := tx.tx.ExecContext(ctx,
+		"UPDATE uia_sessions SET consumed = TRUE WHERE session_id = $1 AND NOT consumed", id)
+	if err != nil {
+		return fmt.Errorf("consume uia session: %w", err)
+	}
+	return oneRow(res)
+}
+
+// ExpireUIASessions removes sessions created before t. A registration token
+// that an unfinished session had reserved is released.
+func (tx *Tx) ExpireUIASessions(ctx context.Context, t time.Time) error {
+	_, err := tx.tx.ExecContext(ctx, `UPDATE registration_tokens SET pending = pending - (
+			SELECT COUNT(*) FROM uia_sessions s
+			WHERE s.reg_token = registration_tokens.token AND s.created_ts < $1 AND NOT s.consumed)
+		WHERE token IN (SELECT reg_token FROM uia_sessions WHERE created_ts < $1 AND NOT consumed)`, millis(t))
+	if err != nil {
+		return fmt.Errorf("release registration tokens of expired uia sessions: %w", err)
+	}
+	if _, err := tx.tx.ExecContext(ctx, "DELETE FROM uia_sessions WHERE created_ts < $1", millis(t)); err != nil {
+		return fmt.Errorf("delete expired uia sessions: %w", err)
+	}
+	return nil
 }

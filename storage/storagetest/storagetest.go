@@ -11,7 +11,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/ganglion/ganglion/storage"
 )
@@ -26,6 +28,18 @@ func Each(t *testing.T, fn func(t *testing.T, db *storage.DB)) {
 	for _, dialect := range Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			fn(t, Open(t, URL(t, dialect)))
+		})
+	}
+}
+
+// EachClock is Each with a database whose clock is a fresh Clock standing at
+// Epoch, so that tests control every timestamp the database writes.
+func EachClock(t *testing.T, fn func(t *testing.T, db *storage.DB, clock *Clock)) {
+	t.Helper()
+	for _, dialect := range Dialects() {
+		t.Run(dialect, func(t *testing.T) {
+			clock := NewClock(Epoch)
+			fn(t, OpenWithClock(t, URL(t, dialect), clock.Now), clock)
 		})
 	}
 }
@@ -80,7 +94,14 @@ func URL(t testing.TB, dialect string) string {
 // Open opens the database at url for the rest of the test.
 func Open(t testing.TB, url string) *storage.DB {
 	t.Helper()
-	db, err := storage.Open(context.Background(), url, storage.Options{MaxOpenConns: 4})
+	return OpenWithClock(t, url, nil)
+}
+
+// OpenWithClock is Open with the database clock set to clock (nil: the real
+// time).
+func OpenWithClock(t testing.TB, url string, clock func() time.Time) *storage.DB {
+	t.Helper()
+	db, err := storage.Open(context.Background(), url, storage.Options{MaxOpenConns: 4, Clock: clock})
 	if err != nil {
 		t.Fatalf("open database: %v", err)
 	}
@@ -94,4 +115,39 @@ func randomHex(t testing.TB, n int) string {
 		t.Fatal(err)
 	}
 	return hex.EncodeToString(b)
+}
+
+// Epoch is where a Clock from EachClock starts: a fixed instant on a whole
+// second, so that millisecond timestamps round-trip exactly.
+var Epoch = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// Clock is a fake clock: it stands still until Advance or Set moves it. It
+// is safe for concurrent use.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a Clock standing at start.
+func NewClock(start time.Time) *Clock { return &Clock{now: start} }
+
+// Now returns the clock's time; pass it as storage.Options.Clock.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// Set moves the clock to t.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
 }

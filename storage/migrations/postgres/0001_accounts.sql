@@ -92,6 +92,7 @@ CREATE TABLE uia_sessions (
     endpoint   TEXT NOT NULL,
     localpart  TEXT NOT NULL DEFAULT '',
     completed  TEXT NOT NULL DEFAULT '[]', -- JSON list of completed stages
+    reg_token  TEXT NOT NULL DEFAULT '', -- registration token that a stage accepted
     created_ts BIGINT NOT NULL,
     consumed   BOOLEAN NOT NULL DEFAULT FALSE
 );

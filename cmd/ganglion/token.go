@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/ganglion/ganglion/storage"
+)
+
+const tokenUsage = `usage: ganglion token <action> [flags]
+
+actions:
+  create [-uses N] [-expires DURATION] [-token T]   create a registration token (printed)
+  list                                              list tokens and their use
+  delete TOKEN                                      delete a token
+
+Registration tokens let people register when registration.mode is "token".
+`
+
+// tokenCommand is "ganglion token ...".
+func tokenCommand(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, tokenUsage)
+		return flag.ErrHelp
+	}
+	action := args[0]
+	fs := flag.NewFlagSet("token "+action, flag.ContinueOnError)
+	path := configFlag(fs)
+	uses := fs.Int64("uses", 0, "create: number of registrations allowed (0: unlimited)")
+	expires := fs.Duration("expires", 0, "create: lifetime, e.g. 168h (0: never expires)")
+	value := fs.String("token", "", "create: the token (default: random)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	cfg, _, err := loadConfig(*path, false)
+	if err != nil {
+		return err
+	}
+	db, err := storage.Open(ctx, string(cfg.Database.URL), storage.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	switch action {
+	case "create":
+		t := storage.RegistrationToken{Token: *value}
+		if t.Token == "" {
+			b := make([]byte, 12)
+			if _, err := rand.Read(b); err != nil {
+				return err
+			}
+			t.Token = base64.RawURLEncoding.EncodeToString(b)
+		}
+		if *uses > 0 {
+			t.UsesAllowed = uses
+		}
+		if *expires > 0 {
+			at := time.Now().Add(*expires)
+			t.ExpiresAt = &at
+		}
+		err := db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
+			return tx.InsertRegistrationToken(ctx, t)
+		})
+		if errors.Is(err, storage.ErrExists) {
+			return fmt.Errorf("token %s exists", t.Token)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Println(t.Token)
+		return nil
+	case "list":
+		tokens, err := db.RegistrationTokens(ctx)
+		if err != nil {
+			return err
+		}
+		for _, t := range tokens {
+			fmt.Println(describeToken(t, db.Now()))
+		}
+		return nil
+	case "delete":
+		if fs.NArg() != 1 {
+			return errors.New("want the token to delete")
+		}
+		err := db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
+			return tx.DeleteRegistrationToken(ctx, fs.Arg(0))
+		})
+		if errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("no token %s", fs.Arg(0))
+		}
+		return err
+	default:
+		fmt.Fprint(os.Stderr, tokenUsage)
+		return fmt.Errorf("unknown token action %q", action)
+	}
+}
+
+func describeToken(t storage.RegistrationToken, now time.Time) string {
+	uses := "unlimited"
+	if t.UsesAllowed != nil {
+		uses = fmt.Sprint(*t.UsesAllowed)
+	}
+	expiry := "never"
+	if t.ExpiresAt != nil {
+		expiry = t.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	return fmt.Sprintf("%s\tallowed=%s completed=%d pending=%d expires=%s valid=%v",
+		t.Token, uses, t.Completed, t.Pending, expiry, t.Valid(now))
+}

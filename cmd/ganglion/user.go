@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/ganglion/ganglion/clientapi"
+	"github.com/ganglion/ganglion/config"
+	"github.com/ganglion/ganglion/storage"
+)
+
+const userUsage = `usage: ganglion user <action> [flags] NAME
+
+actions:
+  create NAME       create an account (-admin to make it an administrator)
+  password NAME     set a new password (every device is logged out)
+  admin NAME        grant administration (-revoke to take it away)
+  deactivate NAME   deactivate the account for good (-erase to clear its profile and data)
+
+The password is read from standard input (one line), or from -password.
+NAME is a localpart ("alice") or a full user id on this server.
+`
+
+// userCommand is "ganglion user ...": account management for IT staff,
+// working directly on the configured database.
+func userCommand(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, userUsage)
+		return flag.ErrHelp
+	}
+	action := args[0]
+	fs := flag.NewFlagSet("user "+action, flag.ContinueOnError)
+	path := configFlag(fs)
+	password := fs.String("password", "", "password (default: read from standard input)")
+	admin := fs.Bool("admin", false, "create: make the user an administrator")
+	revoke := fs.Bool("revoke", false, "admin: revoke administration")
+	erase := fs.Bool("erase", false, "deactivate: also erase profile and account data")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprint(os.Stderr, userUsage)
+		return errors.New("want exactly one user name")
+	}
+	cfg, _, err := loadConfig(*path, false)
+	if err != nil {
+		return err
+	}
+	localpart, err := localpartArg(cfg, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	db, err := storage.Open(ctx, string(cfg.Database.URL), storage.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	u := userAdmin{cfg: cfg, db: db, out: os.Stdout}
+	switch action {
+	case "create", "password":
+		pw, err := readPassword(*password, os.Stdin)
+		if err != nil {
+			return err
+		}
+		if action == "create" {
+			return u.create(ctx, localpart, pw, *admin)
+		}
+		return u.setPassword(ctx, localpart, pw)
+	case "admin":
+		return u.setAdmin(ctx, localpart, !*revoke)
+	case "deactivate":
+		return u.deactivate(ctx, localpart, *erase)
+	default:
+		fmt.Fprint(os.Stderr, userUsage)
+		return fmt.Errorf("unknown user action %q", action)
+	}
+}
+
+// localpartArg accepts "alice" or "@alice:server" for a user on this server.
+func localpartArg(cfg *config.Config, name string) (string, error) {
+	if !strings.HasPrefix(name, "@") {
+		return strings.ToLower(name), nil
+	}
+	local, server, _ := strings.Cut(name[1:], ":")
+	if server != cfg.ServerName {
+		return "", fmt.Errorf("%s is not a user of %s", name, cfg.ServerName)
+	}
+	return strings.ToLower(local), nil
+}
+
+// readPassword returns the flag's password or the first line of in.
+func readPassword(flagValue string, in io.Reader) (string, error) {
+	if flagValue != "" {
+		return flagValue, nil
+	}
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if pw == "" {
+		return "", errors.New("no password given: pass -password or one line on standard input")
+	}
+	return pw, nil
+}
+
+// userAdmin carries out the user actions.
+type userAdmin struct {
+	cfg *config.Config
+	db  *storage.DB
+	out io.Writer
+}
+
+func (u userAdmin) create(ctx context.Context, localpart, password string, admin bool) error {
+	if err := clientapi.CheckNewAccount(u.cfg, localpart, password); err != nil {
+		return err
+	}
+	hash, err := u.hash(password)
+	if err != nil {
+		return err
+	}
+	err = u.db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
+		return tx.InsertAccount(ctx, storage.Account{Localpart: localpart, PasswordHash: hash, IsAdmin: admin})
+	})
+	if errors.Is(err, storage.ErrExists) {
+		return fmt.Errorf("@%s:%s exists (or existed and was deactivated)", localpart, u.cfg.ServerName)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(u.out, "created @%s:%s\n", localpart, u.cfg.ServerName)
+	return nil
+}
+
+func (u userAdmin) setPassword(ctx context.Context, localpart, password string) error {
+	if err := clientapi.CheckNewAccount(u.cfg, "", password); err != nil {
+		return err
+	}
+	hash, err := u.hash(password)
+	if err != nil {
+		return err
+	}
+	err = u.db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
+		if err := tx.SetPasswordHash(ctx, localpart, hash); err != nil {
+			return err
+		}
+		ids, err := tx.DeviceIDs(ctx, localpart)
+		if err != nil {
+			return err
+		}
+		return tx.DeleteDevices(ctx, localpart, ids)
+	})
+	if err != nil {
+		return u.notFound(localpart, err)
+	}
+	fmt.Fprintf(u.out, "password of @%s:%s changed; every device was logged out\n", localpart, u.cfg.ServerName)
+	return nil
+}
+
+func (u userAdmin) setAdmin(ctx context.Context, localpart string, admin bool) error {
+	err := u.db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
+		return tx.SetAdmin(ctx, localpart, admin)
+	})
+	if err != nil {
+		return u.notFound(localpart, err)
+	}
+	fmt.Fprintf(u.out, "@%s:%s admin: %v\n", localpart, u.cfg.ServerName, admin)
+	return nil
+}
+
+func (u userAdmin) deactivate(ctx context.Context, localpart string, erase bool) error {
+	err := u.db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
+		return tx.DeactivateAccount(ctx, localpart, erase)
+	})
+	if err != nil {
+		return u.notFound(localpart, err)
+	}
+	fmt.Fprintf(u.out, "@%s:%s deactivated\n", localpart, u.cfg.ServerName)
+	return nil
+}
+
+func (u userAdmin) hash(password string) (string, error) {
+	p, err := clientapi.NewPasswords(u.cfg.Passwords)
+	if err != nil {
+		return "", err
+	}
+	return p.Hash(password)
+}
+
+func (u userAdmin) notFound(localpart string, err error) error {
+	if errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("no active user @%s:%s", localpart, u.cfg.ServerName)
+	}
+	return err
+}
