@@ -25,12 +25,17 @@ type Passwords struct {
 
 // NewPasswords returns a hasher with the configured parameters.
 func NewPasswords(params config.Passwords) (*Passwords, error) {
-	p := &Passwords{params: params}
-	dummy, err := p.Hash("not a password")
-	if err != nil {
+	// The dummy needs the real parameters but no real hash: random bytes
+	// in the hash's place cost the same to check and never match.
+	salt, key := make([]byte, 16), make([]byte, hashLen)
+	if _, err := rand.Read(salt); err != nil {
 		return nil, err
 	}
-	p.dummy = dummy
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	p := &Passwords{params: params}
+	p.dummy = p.encode(salt, key)
 	return p, nil
 }
 
@@ -43,10 +48,15 @@ func (p *Passwords) Hash(password string) (string, error) {
 		return "", err
 	}
 	key := argon2.IDKey([]byte(password), salt, p.params.Iterations, p.params.MemoryKiB, p.params.Parallelism, hashLen)
+	return p.encode(salt, key), nil
+}
+
+// encode writes a hash in the PHC string format with p's parameters.
+func (p *Passwords) encode(salt, key []byte) string {
 	enc := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version,
 		p.params.MemoryKiB, p.params.Iterations, p.params.Parallelism,
-		enc.EncodeToString(salt), enc.EncodeToString(key)), nil
+		enc.EncodeToString(salt), enc.EncodeToString(key))
 }
 
 // Verify reports whether password matches encoded. An empty encoded hash

@@ -13,7 +13,7 @@ import (
 	"github.com/ganglion/ganglion/config"
 )
 
-func mustClient(t *testing.T, baseURL string) *mautrix.Client {
+func mustClient(t testing.TB, baseURL string) *mautrix.Client {
 	t.Helper()
 	cli, err := mautrix.NewClient(baseURL, "", "")
 	if err != nil {
@@ -22,7 +22,7 @@ func mustClient(t *testing.T, baseURL string) *mautrix.Client {
 	return cli
 }
 
-func mustRegister(t *testing.T, baseURL, user, password string) *mautrix.Client {
+func mustRegister(t testing.TB, baseURL, user, password string) *mautrix.Client {
 	t.Helper()
 	cli := mustClient(t, baseURL)
 	resp, err := cli.RegisterDummy(context.Background(), &mautrix.ReqRegister[any]{Username: user, Password: password})

@@ -46,7 +46,7 @@ func testConfig(t *testing.T, dialect string) *config.Config {
 
 // startServer runs a server with cfg until the test ends (or stop is
 // called) and returns its base URL.
-func startServer(t *testing.T, cfg *config.Config) (srv *testServer, stop func()) {
+func startServer(t testing.TB, cfg *config.Config) (srv *testServer, stop func()) {
 	t.Helper()
 	log := logrus.New()
 	log.SetOutput(io.Discard)
@@ -95,7 +95,7 @@ func eachDialect(t *testing.T, fn func(t *testing.T, cfg *config.Config)) {
 	}
 }
 
-type testLogWriter struct{ t *testing.T }
+type testLogWriter struct{ t testing.TB }
 
 func (w testLogWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))
