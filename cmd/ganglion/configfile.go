@@ -86,3 +86,20 @@ func generateConfigCommand(args []string) error {
 	}
 	return config.WriteFileAtomic(*out, data, 0o600)
 }
+
+// parseArgs parses flags that may come before, between or after the
+// positional arguments ("user create alice -admin"), which flag.Parse alone
+// does not allow, and returns the positional ones.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return positional, nil
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}

@@ -35,7 +35,8 @@ func tokenCommand(ctx context.Context, args []string) error {
 	uses := fs.Int64("uses", 0, "create: number of registrations allowed (0: unlimited)")
 	expires := fs.Duration("expires", 0, "create: lifetime, e.g. 168h (0: never expires)")
 	value := fs.String("token", "", "create: the token (default: random)")
-	if err := fs.Parse(args[1:]); err != nil {
+	rest, err := parseArgs(fs, args[1:])
+	if err != nil {
 		return err
 	}
 	cfg, _, err := loadConfig(*path, false)
@@ -85,14 +86,14 @@ func tokenCommand(ctx context.Context, args []string) error {
 		}
 		return nil
 	case "delete":
-		if fs.NArg() != 1 {
+		if len(rest) != 1 {
 			return errors.New("want the token to delete")
 		}
 		err := db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
-			return tx.DeleteRegistrationToken(ctx, fs.Arg(0))
+			return tx.DeleteRegistrationToken(ctx, rest[0])
 		})
 		if errors.Is(err, storage.ErrNotFound) {
-			return fmt.Errorf("no token %s", fs.Arg(0))
+			return fmt.Errorf("no token %s", rest[0])
 		}
 		return err
 	default:

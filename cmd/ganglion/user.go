@@ -41,10 +41,11 @@ func userCommand(ctx context.Context, args []string) error {
 	admin := fs.Bool("admin", false, "create: make the user an administrator")
 	revoke := fs.Bool("revoke", false, "admin: revoke administration")
 	erase := fs.Bool("erase", false, "deactivate: also erase profile and account data")
-	if err := fs.Parse(args[1:]); err != nil {
+	names, err := parseArgs(fs, args[1:])
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if len(names) != 1 {
 		fmt.Fprint(os.Stderr, userUsage)
 		return errors.New("want exactly one user name")
 	}
@@ -52,7 +53,7 @@ func userCommand(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	localpart, err := localpartArg(cfg, fs.Arg(0))
+	localpart, err := localpartArg(cfg, names[0])
 	if err != nil {
 		return err
 	}
