@@ -20,3 +20,6 @@ func ReadPool(db *DB) *sql.DB { return db.read }
 // connection), for tests that set up what no method can. Do not use it
 // while a WithTx is running on another goroutine.
 func WritePool(db *DB) *sql.DB { return db.write }
+
+// SQLitePlaceholders is sqlitePlaceholders, for its table test.
+var SQLitePlaceholders = sqlitePlaceholders

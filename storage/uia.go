@@ -52,7 +52,11 @@ func (tx *Tx) UIASession(ctx context.Context, id string) (UIASession, error) {
 // UpdateUIASession records the completed stages, authenticated user and
 // registration token of a session. Consuming goes through ConsumeUIASession.
 func (tx *Tx) UpdateUIASession(ctx context.Context, s UIASession) error {
-	completed, err := json.Marshal(s.Completed)
+	stages := s.Completed
+	if stages == nil {
+		stages = []string{} // the column is a JSON list, never null
+	}
+	completed, err := json.Marshal(stages)
 	if err != nil {
 		return err
 	}
