@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/mattn/go-sqlite3"
 )
@@ -42,7 +43,10 @@ func openSQLite(path string, opts Options) (*DB, error) {
 	}
 	const common = "_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_synchronous=NORMAL"
 	drv := &sqlite3.SQLiteDriver{}
-	write := sql.OpenDB(sqliteConnector{dsn: "file:" + path + "?" + common + "&_txlock=immediate", driver: drv})
+	// In a file: URI, "?" starts the parameters and "#" a fragment: a path
+	// holding them would silently name another file.
+	uri := "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	write := sql.OpenDB(sqliteConnector{dsn: uri + "?" + common + "&_txlock=immediate", driver: drv})
 	write.SetMaxOpenConns(1)
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
@@ -51,7 +55,7 @@ func openSQLite(path string, opts Options) (*DB, error) {
 		write.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	read := sql.OpenDB(sqliteConnector{dsn: "file:" + path + "?" + common + "&_query_only=true", driver: drv})
+	read := sql.OpenDB(sqliteConnector{dsn: uri + "?" + common + "&_query_only=true", driver: drv})
 	read.SetMaxOpenConns(opts.MaxOpenConns)
 	read.SetMaxIdleConns(opts.MaxOpenConns)
 	return &DB{write: write, read: read, dialect: sqliteDialect{}}, nil

@@ -41,6 +41,11 @@ type DB struct {
 	read    *sql.DB // SQLite: read-only pool; PostgreSQL: same as write
 	dialect dialect
 	clock   func() time.Time
+
+	types     *nameCache[TypeNID]
+	stateKeys *nameCache[StateKeyNID]
+	blocks    *immutableCache[BlockNID, []StateEntry]
+	snapshots *immutableCache[SnapshotNID, []BlockNID]
 }
 
 // Open connects to the database named by url ("sqlite:PATH", a path ending
@@ -70,6 +75,9 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	db.clock = opts.Clock
+	db.types, db.stateKeys = newNameCache[TypeNID](), newNameCache[StateKeyNID]()
+	db.blocks = newImmutableCache[BlockNID, []StateEntry](blockCacheSize)
+	db.snapshots = newImmutableCache[SnapshotNID, []BlockNID](blockCacheSize)
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -95,6 +103,7 @@ func (db *DB) Now() time.Time { return db.clock() }
 // Tx is a write transaction. Its methods change data; they all see the
 // transaction's own writes.
 type Tx struct {
+	db      *DB
 	tx      *sql.Tx
 	dialect dialect
 	// Now is the time of the transaction, from the database clock: every
@@ -115,7 +124,7 @@ func (db *DB) WithTx(ctx context.Context, fn func(ctx context.Context, tx *Tx) e
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	tx := &Tx{tx: sqlTx, dialect: db.dialect, Now: db.clock()}
+	tx := &Tx{db: db, tx: sqlTx, dialect: db.dialect, Now: db.clock()}
 	if err := fn(context.WithValue(ctx, inTxKey{}, true), tx); err != nil {
 		_ = sqlTx.Rollback()
 		return err

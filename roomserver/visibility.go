@@ -1,0 +1,129 @@
+package roomserver
+
+import (
+	"context"
+	"encoding/json"
+
+	gmsl "github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"github.com/ganglion/ganglion/storage"
+)
+
+// History visibility values.
+const (
+	visWorldReadable = "world_readable"
+	visShared        = "shared"
+	visInvited       = "invited"
+	visJoined        = "joined"
+)
+
+// Visible returns the events the user may see, in the same order, by the
+// spec's history visibility rules: the room's m.room.history_visibility and
+// the user's membership, both as they were when each event was sent (the
+// user's own membership event counts as sent under it), and for "shared"
+// also the user's current membership.
+func (r *Roomserver) Visible(ctx context.Context, userID string, events []Event) ([]Event, error) {
+	if len(events) == 0 {
+		return events, nil
+	}
+	current, err := r.Membership(ctx, events[0].RoomID().String(), userID)
+	if err != nil {
+		return nil, err
+	}
+	v := visibilityCheck{r: r, userID: userID, current: current, memo: map[storage.SnapshotNID]visibleAt{}}
+	out := events[:0:0]
+	for _, e := range events {
+		ok, err := v.visible(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+type visibilityCheck struct {
+	r       *Roomserver
+	userID  string
+	current string
+	memo    map[storage.SnapshotNID]visibleAt
+}
+
+// visibleAt is what a state snapshot says about the user's view.
+type visibleAt struct {
+	visibility string
+	membership string
+}
+
+func (v *visibilityCheck) visible(ctx context.Context, e Event) (bool, error) {
+	at, err := v.at(ctx, e.before)
+	if err != nil {
+		return false, err
+	}
+	if e.Type() == spec.MRoomMember && e.StateKeyEquals(v.userID) {
+		if m, err := e.Membership(); err == nil {
+			at.membership = m
+		}
+	}
+	switch at.visibility {
+	case visWorldReadable:
+		return true, nil
+	case visJoined:
+		return at.membership == spec.Join, nil
+	case visInvited:
+		return at.membership == spec.Join || at.membership == spec.Invite, nil
+	default: // shared, and anything unknown is treated as shared
+		return at.membership == spec.Join || v.current == spec.Join, nil
+	}
+}
+
+// at reads history visibility and the user's membership from a snapshot.
+func (v *visibilityCheck) at(ctx context.Context, snapshot storage.SnapshotNID) (visibleAt, error) {
+	if at, ok := v.memo[snapshot]; ok {
+		return at, nil
+	}
+	at := visibleAt{visibility: visShared, membership: spec.Leave}
+	if pdu, err := v.r.snapshotEvent(ctx, snapshot, spec.MRoomHistoryVisibility, ""); err != nil {
+		return at, err
+	} else if pdu != nil {
+		var c struct {
+			HistoryVisibility string `json:"history_visibility"`
+		}
+		if json.Unmarshal(pdu.Content(), &c) == nil && c.HistoryVisibility != "" {
+			at.visibility = c.HistoryVisibility
+		}
+	}
+	if pdu, err := v.r.snapshotEvent(ctx, snapshot, spec.MRoomMember, v.userID); err != nil {
+		return at, err
+	} else if pdu != nil {
+		if m, err := pdu.Membership(); err == nil {
+			at.membership = m
+		}
+	}
+	v.memo[snapshot] = at
+	return at, nil
+}
+
+// snapshotEvent returns the event holding (type, key) in a snapshot, or nil.
+func (r *Roomserver) snapshotEvent(ctx context.Context, snapshot storage.SnapshotNID, typ, key string) (gmsl.PDU, error) {
+	t, ok, err := r.db.LookupTypeNID(ctx, typ)
+	if err != nil || !ok {
+		return nil, err
+	}
+	k, ok, err := r.db.LookupStateKeyNID(ctx, key)
+	if err != nil || !ok {
+		return nil, err
+	}
+	nid, err := r.db.SnapshotEntry(ctx, snapshot, t, k)
+	if err != nil || nid == 0 {
+		return nil, err
+	}
+	pdus, err := r.events(ctx, []storage.EventNID{nid})
+	if err != nil {
+		return nil, err
+	}
+	return pdus[0], nil
+}

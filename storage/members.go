@@ -1,0 +1,137 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// SetCurrentState applies state changes to the current_state index of a
+// room (Event 0 removes an entry).
+func (tx *Tx) SetCurrentState(ctx context.Context, room RoomNID, changes []StateEntry) error {
+	for _, c := range changes {
+		var err error
+		if c.Event == 0 {
+			_, err = tx.tx.ExecContext(ctx,
+				"DELETE FROM current_state WHERE room_nid = $1 AND type_nid = $2 AND state_key_nid = $3",
+				room, c.Type, c.Key)
+		} else {
+			_, err = tx.tx.ExecContext(ctx, `INSERT INTO current_state (room_nid, type_nid, state_key_nid, event_nid)
+				VALUES ($1, $2, $3, $4) ON CONFLICT (room_nid, type_nid, state_key_nid)
+				DO UPDATE SET event_nid = excluded.event_nid`, room, c.Type, c.Key, c.Event)
+		}
+		if err != nil {
+			return fmt.Errorf("update current state of room %d: %w", room, err)
+		}
+	}
+	return nil
+}
+
+// CurrentState returns the current state entries of a room.
+func (db *DB) CurrentState(ctx context.Context, room RoomNID) ([]StateEntry, error) {
+	rows, err := db.read.QueryContext(ctx,
+		"SELECT type_nid, state_key_nid, event_nid FROM current_state WHERE room_nid = $1", room)
+	if err != nil {
+		return nil, fmt.Errorf("current state of room %d: %w", room, err)
+	}
+	defer rows.Close()
+	var out []StateEntry
+	for rows.Next() {
+		var e StateEntry
+		if err := rows.Scan(&e.Type, &e.Key, &e.Event); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// CurrentStateEvent returns the event holding (type, key) in a room's
+// current state, or ErrNotFound.
+func (db *DB) CurrentStateEvent(ctx context.Context, room RoomNID, t TypeNID, k StateKeyNID) (EventNID, error) {
+	var nid EventNID
+	err := db.read.QueryRowContext(ctx,
+		"SELECT event_nid FROM current_state WHERE room_nid = $1 AND type_nid = $2 AND state_key_nid = $3",
+		room, t, k).Scan(&nid)
+	return nid, notFound(err)
+}
+
+// Membership is a user's current membership of a room.
+type Membership struct {
+	Room       RoomNID
+	UserID     string
+	Membership string // join, invite, leave, ban, knock
+	Event      EventNID
+	StreamPos  int64
+}
+
+// SetMembership records a user's current membership of a room.
+func (tx *Tx) SetMembership(ctx context.Context, m Membership) error {
+	_, err := tx.tx.ExecContext(ctx, `INSERT INTO memberships (room_nid, user_id, membership, event_nid, stream_pos)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (room_nid, user_id) DO UPDATE SET
+		membership = excluded.membership, event_nid = excluded.event_nid, stream_pos = excluded.stream_pos`,
+		m.Room, m.UserID, m.Membership, m.Event, m.StreamPos)
+	if err != nil {
+		return fmt.Errorf("set membership of %s: %w", m.UserID, err)
+	}
+	return nil
+}
+
+// MembershipOf returns a user's current membership of a room, or
+// ErrNotFound if it never had one.
+func (db *DB) MembershipOf(ctx context.Context, room RoomNID, userID string) (Membership, error) {
+	m := Membership{Room: room, UserID: userID}
+	err := db.read.QueryRowContext(ctx,
+		"SELECT membership, event_nid, stream_pos FROM memberships WHERE room_nid = $1 AND user_id = $2",
+		room, userID).Scan(&m.Membership, &m.Event, &m.StreamPos)
+	return m, notFound(err)
+}
+
+// RoomMembers returns the memberships of a room, only those with the given
+// membership unless it is "".
+func (db *DB) RoomMembers(ctx context.Context, room RoomNID, membership string) ([]Membership, error) {
+	query := "SELECT user_id, membership, event_nid, stream_pos FROM memberships WHERE room_nid = $1"
+	args := []any{room}
+	if membership != "" {
+		query += " AND membership = $2"
+		args = append(args, membership)
+	}
+	rows, err := db.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("members of room %d: %w", room, err)
+	}
+	defer rows.Close()
+	var out []Membership
+	for rows.Next() {
+		m := Membership{Room: room}
+		if err := rows.Scan(&m.UserID, &m.Membership, &m.Event, &m.StreamPos); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	// Sorted here, not by SQL: byte order, whatever the database collation.
+	slices.SortFunc(out, func(a, b Membership) int { return strings.Compare(a.UserID, b.UserID) })
+	return out, rows.Err()
+}
+
+// UserRooms returns the rooms in which a user has the membership, with
+// their ids.
+func (db *DB) UserRooms(ctx context.Context, userID, membership string) ([]string, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT r.room_id FROM memberships m JOIN rooms r ON r.room_nid = m.room_nid
+		WHERE m.user_id = $1 AND m.membership = $2`, userID, membership)
+	if err != nil {
+		return nil, fmt.Errorf("rooms of %s: %w", userID, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out, rows.Err()
+}
