@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/ganglion/ganglion/internal/mxerr"
 	"github.com/ganglion/ganglion/storage"
@@ -26,7 +25,7 @@ func (a *API) accountDataTarget(r *http.Request, s *Session) (roomID, typ string
 		return "", "", err
 	}
 	roomID = r.PathValue("roomId") // "" on the global routes: wildcards never match ""
-	if roomID != "" && (!strings.HasPrefix(roomID, "!") || len(roomID) > 255) {
+	if roomID != "" && !validRoomID(roomID) {
 		return "", "", mxerr.InvalidParam("invalid room id")
 	}
 	typ = r.PathValue("type")

@@ -197,7 +197,7 @@ func (a *API) noteSeen(s *Session, r *http.Request, now time.Time) {
 		return
 	}
 	select {
-	case a.seen <- seenUpdate{s.Localpart, s.DeviceID, clientIP(r), r.UserAgent()}:
+	case a.seen <- seenUpdate{s.Localpart, s.DeviceID, clientIP(r), userAgent(r)}:
 	default:
 	}
 }

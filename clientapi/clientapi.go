@@ -10,13 +10,15 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/ganglion/ganglion/config"
+	"github.com/ganglion/ganglion/roomserver"
 	"github.com/ganglion/ganglion/storage"
 )
 
 // Deps are the collaborators of the client API.
 type Deps struct {
-	DB  *storage.DB
-	Log logrus.FieldLogger
+	DB    *storage.DB
+	Rooms *roomserver.Roomserver
+	Log   logrus.FieldLogger
 }
 
 // API is the client-server API: an http.Handler plus the background work
@@ -24,6 +26,7 @@ type Deps struct {
 type API struct {
 	cfg       *config.Config
 	db        *storage.DB
+	rooms     *roomserver.Roomserver
 	log       logrus.FieldLogger
 	passwords *Passwords
 	sessions  *sessionCache
@@ -34,8 +37,8 @@ type API struct {
 
 // New builds the client API from the configuration.
 func New(cfg *config.Config, deps Deps) (*API, error) {
-	if deps.DB == nil || deps.Log == nil {
-		return nil, errors.New("clientapi: DB and Log are required")
+	if deps.DB == nil || deps.Rooms == nil || deps.Log == nil {
+		return nil, errors.New("clientapi: DB, Rooms and Log are required")
 	}
 	passwords, err := NewPasswords(cfg.Passwords)
 	if err != nil {
@@ -44,6 +47,7 @@ func New(cfg *config.Config, deps Deps) (*API, error) {
 	a := &API{
 		cfg:       cfg,
 		db:        deps.DB,
+		rooms:     deps.Rooms,
 		log:       deps.Log,
 		passwords: passwords,
 		sessions:  newSessionCache(),

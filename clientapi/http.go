@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sirupsen/logrus"
 
@@ -124,7 +125,27 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		unrecognized(rec, r, h)
 		return
 	}
+	if !textOK(r) {
+		mxerr.Write(rec, mxerr.InvalidParam("path and query must be UTF-8 without U+0000"))
+		return
+	}
 	a.mux.ServeHTTP(rec, r)
+}
+
+// textOK reports whether the decoded path and query parameters are UTF-8
+// without U+0000: handlers pass them to the database, whose text columns
+// (under PostgreSQL) hold nothing else.
+func textOK(r *http.Request) bool {
+	ok := func(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+	if !ok(r.URL.Path) {
+		return false
+	}
+	for k, vs := range r.URL.Query() {
+		if !ok(k) || slices.ContainsFunc(vs, func(v string) bool { return !ok(v) }) {
+			return false
+		}
+	}
+	return true
 }
 
 // unrecognized runs the mux's own not-found or method-not-allowed handler to
@@ -196,6 +217,10 @@ func clientIP(r *http.Request) string {
 	}
 	return host
 }
+
+// userAgent is the request's User-Agent as valid UTF-8: header values may
+// carry any byte, and the device list stores it.
+func userAgent(r *http.Request) string { return strings.ToValidUTF8(r.UserAgent(), "\uFFFD") }
 
 // decode reads the JSON request body within the configured limits.
 func (a *API) decode(r *http.Request, v any) error {

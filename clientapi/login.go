@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/ganglion/ganglion/internal/mxerr"
@@ -141,8 +142,17 @@ type newSession struct {
 func (a *API) newSession(ctx context.Context, tx *storage.Tx, r *http.Request, n newSession) (loginResponse, error) {
 	if n.deviceID == "" {
 		n.deviceID = newDeviceID()
+	} else if n.displayName != nil {
+		// The spec ignores initial_device_display_name for a known device.
+		ids, err := tx.DeviceIDs(ctx, n.localpart)
+		if err != nil {
+			return loginResponse{}, err
+		}
+		if slices.Contains(ids, n.deviceID) {
+			n.displayName = nil
+		}
 	}
-	if err := tx.UpsertDevice(ctx, n.localpart, n.deviceID, n.displayName, clientIP(r), r.UserAgent()); err != nil {
+	if err := tx.UpsertDevice(ctx, n.localpart, n.deviceID, n.displayName, clientIP(r), userAgent(r)); err != nil {
 		return loginResponse{}, err
 	}
 	resp := loginResponse{UserID: a.userID(n.localpart), DeviceID: n.deviceID, HomeServer: a.cfg.ServerName}

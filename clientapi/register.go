@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/ganglion/ganglion/config"
 	"github.com/ganglion/ganglion/internal/mxerr"
@@ -13,7 +14,7 @@ import (
 
 type registerRequest struct {
 	Auth                     rawAuth `json:"auth"`
-	Username                 string  `json:"username"`
+	Username                 *string `json:"username"` // nil: generate one
 	Password                 string  `json:"password"`
 	DeviceID                 string  `json:"device_id"`
 	InitialDeviceDisplayName *string `json:"initial_device_display_name"`
@@ -38,8 +39,12 @@ func (a *API) register(w http.ResponseWriter, r *http.Request) error {
 		return mxerr.Forbidden("registration is disabled on this server")
 	}
 	ctx := r.Context()
-	if req.Username != "" {
-		if err := a.checkNewLocalpart(ctx, req.Username); err != nil {
+	var username string // "" until the transaction generates one
+	if req.Username != nil {
+		// User ids are lower case; like Synapse, take "Alice" as "alice".
+		// An empty name is invalid, not a request for a generated one.
+		username = strings.ToLower(*req.Username)
+		if err := a.checkNewLocalpart(ctx, username); err != nil {
 			return err
 		}
 	}
@@ -64,13 +69,12 @@ func (a *API) register(w http.ResponseWriter, r *http.Request) error {
 				return err
 			}
 		}
-		localpart := req.Username
+		localpart := username
+		var err error
 		if localpart == "" {
-			pos, err := tx.NextStreamPos(ctx, "guest")
-			if err != nil {
+			if localpart, err = generatedLocalpart(ctx, tx); err != nil {
 				return err
 			}
-			localpart = strconv.FormatInt(pos, 10)
 		}
 		resp, err = a.createAccount(ctx, tx, r, storage.Account{Localpart: localpart, PasswordHash: hash}, req)
 		return err
@@ -96,11 +100,11 @@ func (a *API) registerGuest(w http.ResponseWriter, r *http.Request, req register
 	}
 	var resp loginResponse
 	err := a.db.WithTx(r.Context(), func(ctx context.Context, tx *storage.Tx) error {
-		pos, err := tx.NextStreamPos(ctx, "guest")
+		localpart, err := generatedLocalpart(ctx, tx)
 		if err != nil {
 			return err
 		}
-		acct := storage.Account{Localpart: strconv.FormatInt(pos, 10), IsGuest: true}
+		acct := storage.Account{Localpart: localpart, IsGuest: true}
 		resp, err = a.createAccount(ctx, tx, r, acct, registerRequest{
 			InitialDeviceDisplayName: req.InitialDeviceDisplayName, RefreshToken: req.RefreshToken,
 		})
@@ -110,6 +114,24 @@ func (a *API) registerGuest(w http.ResponseWriter, r *http.Request, req register
 		return err
 	}
 	return ok(w, resp)
+}
+
+// generatedLocalpart returns the next numeric localpart no account has
+// (users may pick numeric names themselves), for guests and registrations
+// without a username.
+func generatedLocalpart(ctx context.Context, tx *storage.Tx) (string, error) {
+	for {
+		pos, err := tx.NextStreamPos(ctx, "guest")
+		if err != nil {
+			return "", err
+		}
+		localpart := strconv.FormatInt(pos, 10)
+		if _, err := tx.Account(ctx, localpart); errors.Is(err, storage.ErrNotFound) {
+			return localpart, nil
+		} else if err != nil {
+			return "", err
+		}
+	}
 }
 
 // createAccount inserts the account and, unless the request inhibits login,

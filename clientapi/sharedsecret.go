@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/ganglion/ganglion/internal/mxerr"
@@ -81,6 +82,8 @@ func (a *API) sharedSecretRegister(w http.ResponseWriter, r *http.Request) error
 	if err != nil || !hmac.Equal(got, req.mac(secret)) {
 		return mxerr.Forbidden("HMAC incorrect")
 	}
+	// The MAC covers the name as sent; the account gets it lower case.
+	req.Username = strings.ToLower(req.Username)
 	ctx := r.Context()
 	if err := a.checkNewLocalpart(ctx, req.Username); err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/ganglion/ganglion/internal/mxerr"
+	"github.com/ganglion/ganglion/roomserver"
 )
 
 // specVersions are the client-server API versions whose endpoints the
@@ -29,7 +30,18 @@ func (a *API) capabilities(w http.ResponseWriter, r *http.Request, s *Session) e
 		"m.set_avatar_url":  enabled,
 		"m.3pid_changes":    map[string]bool{"enabled": false},
 		"m.get_login_token": enabled,
+		"m.room_versions":   a.roomVersions(),
 	}})
+}
+
+// roomVersions is the m.room_versions capability: every room version the
+// roomserver supports, and the configured default for new rooms.
+func (a *API) roomVersions() map[string]any {
+	available := map[string]string{}
+	for _, v := range roomserver.Versions() {
+		available[v] = "stable"
+	}
+	return map[string]any{"default": a.cfg.Rooms.DefaultVersion, "available": available}
 }
 
 // wellKnownClient is GET /.well-known/matrix/client: where clients find the

@@ -32,6 +32,7 @@ type Config struct {
 	Auth         Auth         `yaml:"auth"`
 	RateLimit    RateLimit    `yaml:"rate_limit"`
 	Log          Log          `yaml:"log"`
+	Rooms        Rooms        `yaml:"rooms"`
 	Media        Media        `yaml:"media"`
 	HTTP         HTTP         `yaml:"http"`
 	WellKnown    WellKnown    `yaml:"well_known"`
@@ -127,6 +128,13 @@ type Log struct {
 	Format string `yaml:"format"`
 }
 
+// Rooms sets defaults for rooms created on this server.
+type Rooms struct {
+	// Room version of new rooms that do not ask for one: "10", "11" or
+	// "12" (older versions are supported but not recommended).
+	DefaultVersion string `yaml:"default_version"`
+}
+
 // Media controls the media repository.
 type Media struct {
 	// Where uploaded files are stored; defaults to DATA_DIR/media.
@@ -178,6 +186,7 @@ func Default() *Config {
 		Auth:         Auth{AccessTokenLifetime: 5 * time.Minute, LoginTokenLifetime: 2 * time.Minute},
 		RateLimit:    RateLimit{Enabled: true, PerSecond: 10, Burst: 50},
 		Log:          Log{Level: "info", Format: "text"},
+		Rooms:        Rooms{DefaultVersion: "10"},
 		Media:        Media{MaxUploadBytes: 50 << 20},
 		HTTP:         HTTP{MaxBodyBytes: 4 << 20, CORSOrigins: []string{"*"}},
 	}

@@ -36,6 +36,7 @@ func fullConfig() *Config {
 		Auth:      Auth{AccessTokenLifetime: 90 * time.Second, LoginTokenLifetime: 90*time.Minute + 500*time.Millisecond},
 		RateLimit: RateLimit{Enabled: false, PerSecond: 0.1, Burst: 1},
 		Log:       Log{Level: "debug", Format: "json"},
+		Rooms:     Rooms{DefaultVersion: "11"},
 		Media:     Media{Directory: strings.Repeat("long directory name ", 20), MaxUploadBytes: 1},
 		HTTP:      HTTP{MaxBodyBytes: 2048, CORSOrigins: []string{"https://a.example", "http://b.example:8080"}},
 		WellKnown: WellKnown{ClientBaseURL: "https://matrix.example.org", ServerDelegation: "matrix.example.org:443"},

@@ -189,3 +189,6 @@ func errOr(err, otherwise error) error {
 	}
 	return otherwise
 }
+
+// PDU is an event as the roomserver serves it.
+type PDU = gmsl.PDU

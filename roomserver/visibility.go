@@ -20,9 +20,8 @@ const (
 
 // Visible returns the events the user may see, in the same order, by the
 // spec's history visibility rules: the room's m.room.history_visibility and
-// the user's membership, both as they were when each event was sent (the
-// user's own membership event counts as sent under it), and for "shared"
-// also the user's current membership.
+// the user's membership, both as they were when each event was sent, and
+// for "shared" also the user's current membership.
 func (r *Roomserver) Visible(ctx context.Context, userID string, events []Event) ([]Event, error) {
 	if len(events) == 0 {
 		return events, nil
@@ -64,7 +63,10 @@ func (v *visibilityCheck) visible(ctx context.Context, e Event) (bool, error) {
 		return false, err
 	}
 	if e.Type() == spec.MRoomMember && e.StateKeyEquals(v.userID) {
-		if m, err := e.Membership(); err == nil {
+		// The user's own membership event is seen with the more privileged
+		// of its membership before and after: a joining user sees its join,
+		// a leaving one its leave.
+		if m, err := e.Membership(); err == nil && rank(m) < rank(at.membership) {
 			at.membership = m
 		}
 	}
@@ -78,6 +80,21 @@ func (v *visibilityCheck) visible(ctx context.Context, e Event) (bool, error) {
 	default: // shared, and anything unknown is treated as shared
 		return at.membership == spec.Join || v.current == spec.Join, nil
 	}
+}
+
+// rank orders memberships from the most to the least privileged.
+func rank(membership string) int {
+	switch membership {
+	case spec.Join:
+		return 0
+	case spec.Invite:
+		return 1
+	case spec.Knock:
+		return 2
+	case spec.Leave:
+		return 3
+	}
+	return 4 // ban, or unknown
 }
 
 // at reads history visibility and the user's membership from a snapshot.

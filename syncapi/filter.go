@@ -5,6 +5,7 @@ package syncapi
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Filter is a client's filter for /sync and /messages, as in the spec's
@@ -63,7 +64,7 @@ func (f *Filter) Validate() error {
 	}
 	errs = append(errs, f.Presence.validate("presence"), f.AccountData.validate("account_data"))
 	if f.Room != nil {
-		errs = append(errs,
+		errs = append(errs, validIDs("room.rooms", '!', f.Room.Rooms), validIDs("room.not_rooms", '!', &f.Room.NotRooms),
 			f.Room.Ephemeral.validate("room.ephemeral"), f.Room.State.validate("room.state"),
 			f.Room.Timeline.validate("room.timeline"), f.Room.AccountData.validate("room.account_data"))
 	}
@@ -71,15 +72,92 @@ func (f *Filter) Validate() error {
 }
 
 func (f *EventFilter) validate(name string) error {
-	if f != nil && f.Limit != nil && *f.Limit < 1 {
+	if f == nil {
+		return nil
+	}
+	if f.Limit != nil && *f.Limit < 1 {
 		return fmt.Errorf("%s.limit must be a positive integer", name)
 	}
-	return nil
+	return errors.Join(validIDs(name+".senders", '@', f.Senders), validIDs(name+".not_senders", '@', &f.NotSenders))
 }
 
 func (f *RoomEventFilter) validate(name string) error {
 	if f == nil {
 		return nil
 	}
-	return f.EventFilter.validate(name)
+	return errors.Join(f.EventFilter.validate(name),
+		validIDs(name+".rooms", '!', f.Rooms), validIDs(name+".not_rooms", '!', &f.NotRooms))
+}
+
+// validIDs checks that every entry of a list of user or room ids starts
+// with the id's sigil; user ids also name a server ("@alice:example.org"),
+// room ids need not (room version 12 drops the server name).
+func validIDs(name string, sigil byte, ids *[]string) error {
+	if ids == nil {
+		return nil
+	}
+	for _, id := range *ids {
+		if len(id) < 2 || id[0] != sigil || (sigil == '@' && !strings.Contains(id, ":")) {
+			return fmt.Errorf("%s must contain only ids that start with %q", name, sigil)
+		}
+	}
+	return nil
+}
+
+// Allows reports whether the filter lets an event of the type from the
+// sender through. Types may end in "*" to match a prefix. A nil filter
+// allows everything.
+func (f *EventFilter) Allows(typ, sender string) bool {
+	if f == nil {
+		return true
+	}
+	for _, nt := range f.NotTypes {
+		if typeMatches(nt, typ) {
+			return false
+		}
+	}
+	if f.Types != nil && !anyMatches(*f.Types, typ) {
+		return false
+	}
+	for _, ns := range f.NotSenders {
+		if ns == sender {
+			return false
+		}
+	}
+	if f.Senders != nil {
+		for _, s := range *f.Senders {
+			if s == sender {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// AllowsEvent is Allows plus the room filters' contains_url.
+func (f *RoomEventFilter) AllowsEvent(typ, sender string, hasURL bool) bool {
+	if f == nil {
+		return true
+	}
+	if f.ContainsURL != nil && *f.ContainsURL != hasURL {
+		return false
+	}
+	return f.EventFilter.Allows(typ, sender)
+}
+
+func anyMatches(patterns []string, typ string) bool {
+	for _, p := range patterns {
+		if typeMatches(p, typ) {
+			return true
+		}
+	}
+	return false
+}
+
+func typeMatches(pattern, typ string) bool {
+	if prefix, ok := strings.CutSuffix(pattern, "*"); ok {
+		return strings.HasPrefix(typ, prefix)
+	}
+	return pattern == typ
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ganglion/ganglion/clientapi"
 	"github.com/ganglion/ganglion/config"
+	"github.com/ganglion/ganglion/roomserver"
 	"github.com/ganglion/ganglion/storage"
 )
 
@@ -75,7 +76,14 @@ func newServer(ctx context.Context, cfg *config.Config, log *logrus.Logger) (*se
 		return nil, err
 	}
 	log.WithFields(logrus.Fields{"dialect": db.Dialect(), "location": databaseLocation(cfg)}).Info("database")
-	api, err := clientapi.New(cfg, clientapi.Deps{DB: db, Log: log})
+	rooms, err := roomserver.New(roomserver.Config{DefaultRoomVersion: cfg.Rooms.DefaultVersion}, roomserver.Deps{
+		DB: db, Log: log, ServerName: cfg.ServerName, KeyID: key.ID, Key: key.Key,
+	})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	api, err := clientapi.New(cfg, clientapi.Deps{DB: db, Rooms: rooms, Log: log})
 	if err != nil {
 		db.Close()
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"unicode/utf8"
 
 	"github.com/ganglion/ganglion/internal/mxerr"
 )
@@ -18,8 +19,8 @@ import (
 const MaxDepth = 64
 
 // ReadBody reads the whole request body, refusing bodies over limit bytes
-// (M_TOO_LARGE) and bodies that are not JSON or are nested deeper than
-// MaxDepth (M_NOT_JSON). An empty body reads as "{}".
+// (M_TOO_LARGE) and bodies that are not JSON (UTF-8 included, RFC 8259) or
+// are nested deeper than MaxDepth (M_NOT_JSON). An empty body reads as "{}".
 func ReadBody(r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, mxerr.TooLarge("request body is larger than %d bytes", limit)
@@ -37,6 +38,11 @@ func ReadBody(r *http.Request, limit int64) ([]byte, error) {
 	}
 	if !json.Valid(data) {
 		return nil, mxerr.NotJSON("request body is not valid JSON")
+	}
+	// encoding/json accepts invalid UTF-8 (mangling it to U+FFFD when
+	// decoding), but stored raw it breaks PostgreSQL text columns.
+	if !utf8.Valid(data) {
+		return nil, mxerr.NotJSON("request body is not valid UTF-8")
 	}
 	if depth(data) > MaxDepth {
 		return nil, mxerr.NotJSON("request body is nested deeper than %d levels", MaxDepth)
@@ -56,10 +62,15 @@ func Decode(r *http.Request, limit int64, v any) error {
 }
 
 // Unmarshal decodes an already validated JSON object into v, mapping type
-// errors to M_BAD_JSON.
+// errors to M_BAD_JSON. Strings holding U+0000 are refused (M_BAD_JSON):
+// decoded fields end up in text columns, which PostgreSQL cannot store
+// them in.
 func Unmarshal(data []byte, v any) error {
 	if len(data) == 0 || data[0] != '{' {
 		return mxerr.BadJSON("request body must be a JSON object")
+	}
+	if hasNUL(data) {
+		return mxerr.BadJSON("strings must not contain U+0000")
 	}
 	if err := json.Unmarshal(data, v); err != nil {
 		var typeErr *json.UnmarshalTypeError
@@ -69,6 +80,21 @@ func Unmarshal(data []byte, v any) error {
 		return mxerr.BadJSON("request body does not match the expected shape")
 	}
 	return nil
+}
+
+// hasNUL reports whether a string in valid JSON holds U+0000, which valid
+// JSON can only spell as an escape.
+func hasNUL(data []byte) bool {
+	for i := 0; i < len(data); i++ {
+		if data[i] != '\\' {
+			continue
+		}
+		if bytes.HasPrefix(data[i+1:], []byte("u0000")) {
+			return true
+		}
+		i++ // skip the escaped character, so that \\u0000 is not one
+	}
+	return false
 }
 
 // depth returns the deepest nesting of objects and arrays in valid JSON.

@@ -1,0 +1,251 @@
+package clientapi
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	gmsl "github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"github.com/ganglion/ganglion/internal/mxerr"
+	"github.com/ganglion/ganglion/roomserver"
+	"github.com/ganglion/ganglion/syncapi"
+)
+
+// sendEvent is PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId}.
+func (a *API) sendEvent(w http.ResponseWriter, r *http.Request, s *Session) error {
+	content, err := a.eventContent(r)
+	if err != nil {
+		return err
+	}
+	sent, err := a.rooms.Send(r.Context(), roomserver.Proto{
+		RoomID: r.PathValue("roomId"), Sender: s.UserID, Type: r.PathValue("eventType"), Content: content,
+		Txn: &roomserver.TxnKey{Localpart: s.Localpart, DeviceID: s.DeviceID, TxnID: r.PathValue("txnId")},
+	})
+	if err != nil {
+		return roomError(err)
+	}
+	return ok(w, map[string]string{"event_id": sent.EventID})
+}
+
+// putState is PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}
+// (and without a state key, for the empty one).
+func (a *API) putState(w http.ResponseWriter, r *http.Request, s *Session) error {
+	content, err := a.eventContent(r)
+	if err != nil {
+		return err
+	}
+	key := r.PathValue("stateKey")
+	sent, err := a.rooms.Send(r.Context(), roomserver.Proto{
+		RoomID: r.PathValue("roomId"), Sender: s.UserID, Type: r.PathValue("eventType"), StateKey: &key, Content: content,
+	})
+	if err != nil {
+		return roomError(err)
+	}
+	return ok(w, map[string]string{"event_id": sent.EventID})
+}
+
+// redactEvent is PUT /_matrix/client/v3/rooms/{roomId}/redact/{eventId}/{txnId}.
+func (a *API) redactEvent(w http.ResponseWriter, r *http.Request, s *Session) error {
+	var req struct {
+		Reason string `json:"reason"`
+	}
+	if err := a.decode(r, &req); err != nil {
+		return err
+	}
+	target := r.PathValue("eventId")
+	content := map[string]string{"redacts": target}
+	if req.Reason != "" {
+		content["reason"] = req.Reason
+	}
+	raw, err := json.Marshal(content)
+	if err != nil {
+		return err
+	}
+	sent, err := a.rooms.Send(r.Context(), roomserver.Proto{
+		RoomID: r.PathValue("roomId"), Sender: s.UserID, Type: spec.MRoomRedaction, Redacts: target, Content: raw,
+		Txn: &roomserver.TxnKey{Localpart: s.Localpart, DeviceID: s.DeviceID, TxnID: r.PathValue("txnId")},
+	})
+	if err != nil {
+		return roomError(err)
+	}
+	return ok(w, map[string]string{"event_id": sent.EventID})
+}
+
+// eventContent reads an event's content: a JSON object.
+func (a *API) eventContent(r *http.Request) ([]byte, error) {
+	body, err := a.readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	if body[0] != '{' {
+		return nil, mxerr.BadJSON("event content must be a JSON object")
+	}
+	return body, nil
+}
+
+// getState is GET /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}.
+// format=event returns the whole event instead of its content.
+func (a *API) getState(w http.ResponseWriter, r *http.Request, s *Session) error {
+	roomID := r.PathValue("roomId")
+	view, err := a.roomView(r, s, roomID)
+	if err != nil {
+		return err
+	}
+	typ, key := r.PathValue("eventType"), r.PathValue("stateKey")
+	for _, ev := range view {
+		if ev.Type() == typ && ev.StateKeyEquals(key) {
+			if r.URL.Query().Get("format") == "event" {
+				return ok(w, syncapi.ToClientEvent(ev, a.db.Now()))
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_, err := w.Write(ev.Content())
+			return err
+		}
+	}
+	return mxerr.NotFound("no state event %s with key %q", typ, key)
+}
+
+// getAllState is GET /_matrix/client/v3/rooms/{roomId}/state.
+func (a *API) getAllState(w http.ResponseWriter, r *http.Request, s *Session) error {
+	view, err := a.roomView(r, s, r.PathValue("roomId"))
+	if err != nil {
+		return err
+	}
+	return ok(w, syncapi.ToClientEvents(view, a.db.Now()))
+}
+
+// roomView is the room state a user may read: the current state if it is
+// joined (or the room is world-readable), the state when it left if it
+// left, nothing otherwise.
+func (a *API) roomView(r *http.Request, s *Session, roomID string) ([]gmsl.PDU, error) {
+	ctx := r.Context()
+	membership, err := a.rooms.Membership(ctx, roomID, s.UserID)
+	if err != nil {
+		return nil, roomError(err)
+	}
+	switch membership {
+	case spec.Join:
+		return a.currentState(r, roomID)
+	case spec.Leave, spec.Ban:
+		member, err := a.rooms.StateEvent(ctx, roomID, spec.MRoomMember, s.UserID)
+		if errors.Is(err, roomserver.ErrEventNotFound) {
+			break // never a member
+		}
+		if err != nil {
+			return nil, roomError(err)
+		}
+		state, err := a.rooms.StateAt(ctx, member.EventID())
+		return state, roomError(err)
+	}
+	if a.worldReadable(r, roomID) {
+		return a.currentState(r, roomID)
+	}
+	return nil, mxerr.Forbidden("you are not in this room")
+}
+
+func (a *API) currentState(r *http.Request, roomID string) ([]gmsl.PDU, error) {
+	state, err := a.rooms.CurrentState(r.Context(), roomID)
+	return state, roomError(err)
+}
+
+// worldReadable reports whether anyone may read the room.
+func (a *API) worldReadable(r *http.Request, roomID string) bool {
+	ev, err := a.rooms.StateEvent(r.Context(), roomID, spec.MRoomHistoryVisibility, "")
+	if err != nil {
+		return false
+	}
+	vis, err := ev.HistoryVisibility()
+	return err == nil && vis == gmsl.HistoryVisibilityWorldReadable
+}
+
+// getEvent is GET /_matrix/client/v3/rooms/{roomId}/event/{eventId}.
+func (a *API) getEvent(w http.ResponseWriter, r *http.Request, s *Session) error {
+	ev, err := a.rooms.Event(r.Context(), r.PathValue("eventId"))
+	if err != nil {
+		return roomError(err)
+	}
+	if ev.RoomID().String() != r.PathValue("roomId") || ev.Status != 0 {
+		return mxerr.NotFound("event not found")
+	}
+	visible, err := a.rooms.Visible(r.Context(), s.UserID, []roomserver.Event{ev})
+	if err != nil {
+		return err
+	}
+	if len(visible) == 0 {
+		return mxerr.NotFound("event not found")
+	}
+	return ok(w, syncapi.ToClientEvent(ev.PDU, a.db.Now()))
+}
+
+// getMembers is GET /_matrix/client/v3/rooms/{roomId}/members, with the
+// membership and not_membership filters.
+func (a *API) getMembers(w http.ResponseWriter, r *http.Request, s *Session) error {
+	view, err := a.roomView(r, s, r.PathValue("roomId"))
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	want, notWant := q.Get("membership"), q.Get("not_membership")
+	var members []gmsl.PDU
+	for _, ev := range view {
+		if ev.Type() != spec.MRoomMember {
+			continue
+		}
+		m, err := ev.Membership()
+		if err != nil || (want != "" && m != want) || (notWant != "" && m == notWant) {
+			continue
+		}
+		members = append(members, ev)
+	}
+	return ok(w, map[string]any{"chunk": syncapi.ToClientEvents(members, a.db.Now())})
+}
+
+// getJoinedMembers is GET /_matrix/client/v3/rooms/{roomId}/joined_members.
+func (a *API) getJoinedMembers(w http.ResponseWriter, r *http.Request, s *Session) error {
+	roomID := r.PathValue("roomId")
+	membership, err := a.rooms.Membership(r.Context(), roomID, s.UserID)
+	if err != nil {
+		return roomError(err)
+	}
+	if membership != spec.Join && !a.worldReadable(r, roomID) {
+		return mxerr.Forbidden("you are not in this room")
+	}
+	members, err := a.rooms.Members(r.Context(), roomID, spec.Join)
+	if err != nil {
+		return roomError(err)
+	}
+	type joined struct {
+		DisplayName *string `json:"display_name,omitempty"`
+		AvatarURL   *string `json:"avatar_url,omitempty"`
+	}
+	out := make(map[string]joined, len(members))
+	for _, ev := range members {
+		var c struct {
+			DisplayName *string `json:"displayname"`
+			AvatarURL   *string `json:"avatar_url"`
+		}
+		_ = json.Unmarshal(ev.Content(), &c)
+		out[*ev.StateKey()] = joined{DisplayName: c.DisplayName, AvatarURL: c.AvatarURL}
+	}
+	return ok(w, map[string]any{"joined": out})
+}
+
+// joinedRooms is GET /_matrix/client/v3/joined_rooms.
+func (a *API) joinedRooms(w http.ResponseWriter, r *http.Request, s *Session) error {
+	rooms, err := a.rooms.UserRooms(r.Context(), s.UserID, spec.Join)
+	if err != nil {
+		return err
+	}
+	if rooms == nil {
+		rooms = []string{}
+	}
+	return ok(w, map[string]any{"joined_rooms": rooms})
+}
+
+// validRoomID is a cheap check of a room id's form.
+func validRoomID(id string) bool {
+	return strings.HasPrefix(id, "!") && len(id) <= 255 && !strings.ContainsAny(id, " \x00")
+}

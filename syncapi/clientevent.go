@@ -1,0 +1,54 @@
+package syncapi
+
+import (
+	"encoding/json"
+	"time"
+
+	gmsl "github.com/matrix-org/gomatrixserverlib"
+)
+
+// ClientEvent is an event in the client-server API's format ("Room
+// event format"), as /sync, /messages and the other read endpoints serve it.
+type ClientEvent struct {
+	Content        json.RawMessage `json:"content"`
+	EventID        string          `json:"event_id"`
+	OriginServerTS int64           `json:"origin_server_ts"`
+	RoomID         string          `json:"room_id"`
+	Sender         string          `json:"sender"`
+	StateKey       *string         `json:"state_key,omitempty"`
+	Type           string          `json:"type"`
+	Redacts        string          `json:"redacts,omitempty"`
+	Unsigned       json.RawMessage `json:"unsigned,omitempty"`
+}
+
+// ToClientEvent converts an event to the client format. now gives the
+// event's age in unsigned.
+func ToClientEvent(pdu gmsl.PDU, now time.Time) ClientEvent {
+	ev := ClientEvent{
+		Content:        json.RawMessage(pdu.Content()),
+		EventID:        pdu.EventID(),
+		OriginServerTS: int64(pdu.OriginServerTS()),
+		RoomID:         pdu.RoomID().String(),
+		Sender:         string(pdu.SenderID()),
+		StateKey:       pdu.StateKey(),
+		Type:           pdu.Type(),
+		Redacts:        pdu.Redacts(),
+	}
+	unsigned := map[string]json.RawMessage{}
+	if raw := pdu.Unsigned(); len(raw) > 0 {
+		_ = json.Unmarshal(raw, &unsigned)
+	}
+	age := now.UnixMilli() - ev.OriginServerTS
+	unsigned["age"], _ = json.Marshal(max(age, 0))
+	ev.Unsigned, _ = json.Marshal(unsigned)
+	return ev
+}
+
+// ToClientEvents converts a list of events.
+func ToClientEvents(pdus []gmsl.PDU, now time.Time) []ClientEvent {
+	out := make([]ClientEvent, len(pdus))
+	for i, p := range pdus {
+		out[i] = ToClientEvent(p, now)
+	}
+	return out
+}
