@@ -225,7 +225,7 @@ func TestLogin_Refresh(t *testing.T) {
 			wantSoftLogout(t, refresh(r2), false)
 			wantSoftLogout(t, refresh(r1), false)
 			wantSoftLogout(t, refresh(a3), false) // an access token is not a refresh token
-			s.wantToken(t, r4, false)            // nor the other way round
+			s.wantToken(t, r4, false)             // nor the other way round
 		})
 		t.Run("Retry", func(t *testing.T) {
 			// A client that lost the answer to a refresh retries with the

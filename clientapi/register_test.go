@@ -97,6 +97,53 @@ func TestRegister_Username(t *testing.T) {
 	})
 }
 
+// TestRegister_Options checks inhibit_login, device_id and refresh_token
+// at registration.
+func TestRegister_Options(t *testing.T) {
+	eachServer(t, nil, func(t *testing.T, s *testServer) {
+		t.Run("InhibitLogin", func(t *testing.T) {
+			r := s.do(t, "POST", v3+"/register", "", map[string]any{
+				"username": "alice", "password": "alice-password", "inhibit_login": true,
+				"auth": map[string]any{"type": "m.login.dummy"},
+			})
+			wantOK(t, r)
+			if r.str("user_id") != userID("alice") || r.str("access_token") != "" || r.str("device_id") != "" {
+				t.Fatalf("got %s, want only the user id", r.Raw)
+			}
+			wantDevices(t, s.DB, "alice")
+			s.wantLogin(t, "alice", "alice-password", true)
+		})
+		t.Run("DeviceID", func(t *testing.T) {
+			r := s.do(t, "POST", v3+"/register", "", map[string]any{
+				"username": "bob", "password": "bob-password", "device_id": "BOBPHONE",
+				"initial_device_display_name": "Bob's phone", "auth": map[string]any{"type": "m.login.dummy"},
+			})
+			wantOK(t, r)
+			if r.str("device_id") != "BOBPHONE" {
+				t.Fatalf("got %s, want device BOBPHONE", r.Raw)
+			}
+			r = s.do(t, "GET", v3+"/devices/BOBPHONE", r.str("access_token"), nil)
+			wantOK(t, r)
+			if r.Body["display_name"] != "Bob's phone" {
+				t.Fatalf("got %s, want the display name", r.Raw)
+			}
+		})
+		t.Run("RefreshToken", func(t *testing.T) {
+			r := s.do(t, "POST", v3+"/register", "", map[string]any{
+				"username": "carol", "password": "carol-password", "refresh_token": true,
+				"auth": map[string]any{"type": "m.login.dummy"},
+			})
+			wantOK(t, r)
+			if r.str("refresh_token") == "" || r.Body["expires_in_ms"] == nil {
+				t.Fatalf("got %s, want a refresh token and expiry", r.Raw)
+			}
+			r = s.do(t, "POST", v3+"/refresh", "", map[string]any{"refresh_token": r.str("refresh_token")})
+			wantOK(t, r)
+			s.wantToken(t, r.str("access_token"), true)
+		})
+	})
+}
+
 // TestRegister_Password checks the password policy at registration.
 func TestRegister_Password(t *testing.T) {
 	eachServer(t, nil, func(t *testing.T, s *testServer) {

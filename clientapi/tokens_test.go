@@ -100,6 +100,15 @@ func TestAuth_DeleteDevice(t *testing.T) {
 				map[string]any{"auth": passwordAuth(alice, "alice-password", "")})
 			wantErr(t, r, http.StatusNotFound, "M_NOT_FOUND")
 		})
+		t.Run("UnknownRename", func(t *testing.T) {
+			r := s.do(t, "PUT", v3+"/devices/NOSUCHDEVICE", alice.Token, map[string]any{"display_name": "x"})
+			wantErr(t, r, http.StatusNotFound, "M_NOT_FOUND")
+			wantErr(t, s.do(t, "GET", v3+"/devices/NOSUCHDEVICE", alice.Token, nil), http.StatusNotFound, "M_NOT_FOUND")
+			wantErr(t, s.do(t, "GET", v3+"/devices/"+bob.DeviceID, alice.Token, nil), http.StatusNotFound, "M_NOT_FOUND")
+			r = s.do(t, "PUT", v3+"/devices/"+bob.DeviceID, alice.Token, map[string]any{"display_name": "x"})
+			wantErr(t, r, http.StatusNotFound, "M_NOT_FOUND")
+			wantDevices(t, s.DB, "alice", alice.DeviceID, laptop.DeviceID)
+		})
 		t.Run("OtherUsersDevice", func(t *testing.T) {
 			// Device ids are per user: bob's id names no device of alice.
 			r := s.do(t, "DELETE", v3+"/devices/"+bob.DeviceID, alice.Token,
