@@ -163,21 +163,15 @@ func (a *API) worldReadable(r *http.Request, roomID string) bool {
 
 // getEvent is GET /_matrix/client/v3/rooms/{roomId}/event/{eventId}.
 func (a *API) getEvent(w http.ResponseWriter, r *http.Request, s *Session) error {
-	ev, err := a.rooms.Event(r.Context(), r.PathValue("eventId"))
-	if err != nil {
-		return roomError(err)
-	}
-	if ev.RoomID().String() != r.PathValue("roomId") || ev.Status != 0 {
-		return mxerr.NotFound("event not found")
-	}
-	visible, err := a.rooms.Visible(r.Context(), s.UserID, []roomserver.Event{ev})
+	ev, err := a.visibleEvent(r, s, r.PathValue("roomId"), r.PathValue("eventId"))
 	if err != nil {
 		return err
 	}
-	if len(visible) == 0 {
-		return mxerr.NotFound("event not found")
+	events, err := a.clientEvents(r.Context(), s.UserID, []gmsl.PDU{ev.PDU})
+	if err != nil {
+		return err
 	}
-	return ok(w, syncapi.ToClientEvent(ev.PDU, a.db.Now()))
+	return ok(w, events[0])
 }
 
 // getMembers is GET /_matrix/client/v3/rooms/{roomId}/members, with the

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
+	gmsl "github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
 	"github.com/ganglion/ganglion/internal/mxerr"
@@ -84,15 +85,16 @@ func (a *API) messages(w http.ResponseWriter, r *http.Request, s *Session) error
 	if err != nil {
 		return err
 	}
-	resp := map[string]any{
-		"chunk": syncapi.ToClientEvents(chunk, a.db.Now()),
-		"start": syncapi.PaginationToken(q.from),
+	events, err := a.clientEvents(r.Context(), s.UserID, pdusOf(chunk))
+	if err != nil {
+		return err
 	}
+	resp := map[string]any{"chunk": events, "start": syncapi.PaginationToken(q.from)}
 	if next != 0 {
 		resp["end"] = syncapi.PaginationToken(next)
 	}
 	if q.filter != nil && q.filter.LazyLoadMembers {
-		state, err := a.senderMembers(r, roomID, chunk)
+		state, err := a.senderMembers(r, roomID, pdusOf(chunk))
 		if err != nil {
 			return err
 		}
@@ -103,8 +105,8 @@ func (a *API) messages(w http.ResponseWriter, r *http.Request, s *Session) error
 
 // page collects up to q.limit visible, filtered events and returns the
 // token position to continue from (0 when the timeline has no more).
-func (a *API) page(r *http.Request, s *Session, roomID string, q messagesQuery) ([]gmslPDU, int64, error) {
-	var out []gmslPDU
+func (a *API) page(r *http.Request, s *Session, roomID string, q messagesQuery) ([]roomserver.Event, int64, error) {
+	var out []roomserver.Event
 	cursor := q.from
 	if q.limit == 0 {
 		return nil, cursor, nil
@@ -129,7 +131,7 @@ func (a *API) page(r *http.Request, s *Session, roomID string, q messagesQuery) 
 			if next < len(visible) && visible[next].EventID() == ev.EventID() {
 				next++
 				if q.filter.AllowsEvent(ev.Type(), string(ev.SenderID()), hasURL(ev.Content())) {
-					out = append(out, ev.PDU)
+					out = append(out, ev)
 				}
 			}
 			if len(out) == q.limit {
@@ -141,8 +143,6 @@ func (a *API) page(r *http.Request, s *Session, roomID string, q messagesQuery) 
 		}
 	}
 }
-
-type gmslPDU = roomserver.PDU
 
 // nextCursor is the token position just past ev in the paging direction.
 func nextCursor(ev roomserver.Event, backwards bool) int64 {
@@ -168,9 +168,9 @@ func (a *API) everMember(r *http.Request, roomID, userID string) bool {
 
 // senderMembers returns the current membership events of the senders of
 // events, for lazy-loading clients.
-func (a *API) senderMembers(r *http.Request, roomID string, events []gmslPDU) ([]gmslPDU, error) {
+func (a *API) senderMembers(r *http.Request, roomID string, events []gmsl.PDU) ([]gmsl.PDU, error) {
 	seen := map[string]bool{}
-	var out []gmslPDU
+	var out []gmsl.PDU
 	for _, ev := range events {
 		sender := string(ev.SenderID())
 		if seen[sender] {

@@ -68,4 +68,10 @@ func (a *API) routes() {
 	a.guest("GET "+v3+"/rooms/{roomId}/joined_members", a.getJoinedMembers)
 	a.guest("GET "+v3+"/rooms/{roomId}/messages", a.messages)
 	a.guest("GET "+v3+"/joined_rooms", a.joinedRooms)
+	a.guest("GET "+v3+"/rooms/{roomId}/context/{eventId}", a.eventContext)
+	a.guest("GET "+v1+"/rooms/{roomId}/relations/{eventId}", a.relations)
+	a.guest("GET "+v1+"/rooms/{roomId}/relations/{eventId}/{relType}", a.relations)
+	a.guest("GET "+v1+"/rooms/{roomId}/relations/{eventId}/{relType}/{eventType}", a.relations)
+	a.guest("GET "+v1+"/rooms/{roomId}/threads", a.threads)
+	a.guest("GET "+v1+"/rooms/{roomId}/timestamp_to_event", a.timestampToEvent)
 }

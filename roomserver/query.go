@@ -192,3 +192,24 @@ func errOr(err, otherwise error) error {
 
 // PDU is an event as the roomserver serves it.
 type PDU = gmsl.PDU
+
+// EventAtTime returns the room's timeline event closest to ts (unix
+// milliseconds) in the direction asked, or ErrEventNotFound.
+func (r *Roomserver) EventAtTime(ctx context.Context, roomID string, ts int64, forwards bool) (Event, error) {
+	room, err := r.roomRow(ctx, roomID)
+	if err != nil {
+		return Event{}, err
+	}
+	row, err := r.db.EventAtTime(ctx, room.NID, ts, forwards)
+	if errors.Is(err, storage.ErrNotFound) {
+		return Event{}, ErrEventNotFound
+	}
+	if err != nil {
+		return Event{}, err
+	}
+	pdu, err := r.parseStored(ctx, row)
+	if err != nil {
+		return Event{}, err
+	}
+	return Event{PDU: pdu, StreamPos: row.StreamPos, Status: row.Status, before: row.BeforeSnapshot}, nil
+}

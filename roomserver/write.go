@@ -147,6 +147,9 @@ func (r *Roomserver) writeOne(ctx context.Context, tx *storage.Tx, ri *roomInfo,
 	if err != nil {
 		return nil, 0, err
 	}
+	if err := indexRelation(ctx, tx, ri.nid, nid, w.pdu, row.StreamPos); err != nil {
+		return nil, 0, err
+	}
 	if w.txn != nil {
 		if err := tx.InsertTxn(ctx, w.txn.Localpart, w.txn.DeviceID, w.txn.TxnID, w.pdu.EventID()); err != nil {
 			return nil, 0, fmt.Errorf("record transaction: %w", err)

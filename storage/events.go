@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 )
 
 // EventStatus says how the server treats a stored event.
@@ -165,16 +164,7 @@ func (db *DB) RoomTimeline(ctx context.Context, room RoomNID, after, before int6
 }
 
 // placeholders returns "$1, $2, ..., $n".
-func placeholders(n int) string {
-	var b strings.Builder
-	for i := 1; i <= n; i++ {
-		if i > 1 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "$%d", i)
-	}
-	return b.String()
-}
+func placeholders(n int) string { return placeholdersFrom(1, n) }
 
 // TxnEvent returns the event id a client transaction produced, or
 // ErrNotFound.
@@ -204,4 +194,17 @@ func (tx *Tx) SetEventAfterSnapshot(ctx context.Context, nid EventNID, snapshot 
 		return fmt.Errorf("set snapshot of event %d: %w", nid, err)
 	}
 	return oneRow(res)
+}
+
+// EventAtTime returns the accepted timeline event of a room closest to ts
+// (milliseconds): the first at or after it if forwards, the last at or
+// before it otherwise. Returns ErrNotFound if there is none.
+func (db *DB) EventAtTime(ctx context.Context, room RoomNID, ts int64, forwards bool) (Event, error) {
+	cond, order := "origin_ts >= $2", "ASC"
+	if !forwards {
+		cond, order = "origin_ts <= $2", "DESC"
+	}
+	e, err := scanEvent(db.read.QueryRowContext(ctx, selectEvent+` WHERE room_nid = $1 AND `+cond+`
+		AND status = 0 AND stream_pos IS NOT NULL ORDER BY origin_ts `+order+`, stream_pos `+order+` LIMIT 1`, room, ts))
+	return e, notFound(err)
 }

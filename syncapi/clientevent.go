@@ -52,3 +52,20 @@ func ToClientEvents(pdus []gmsl.PDU, now time.Time) []ClientEvent {
 	}
 	return out
 }
+
+// SetUnsigned sets one key of the event's unsigned object.
+func (e *ClientEvent) SetUnsigned(key string, value any) error {
+	unsigned := map[string]json.RawMessage{}
+	if len(e.Unsigned) > 0 {
+		if err := json.Unmarshal(e.Unsigned, &unsigned); err != nil {
+			return err
+		}
+	}
+	raw, err := json.Marshal(value)
+	if err != nil {
+		return err
+	}
+	unsigned[key] = raw
+	e.Unsigned, err = json.Marshal(unsigned)
+	return err
+}
