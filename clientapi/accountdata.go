@@ -78,5 +78,6 @@ func (a *API) putAccountData(w http.ResponseWriter, r *http.Request, s *Session)
 	if err != nil {
 		return err
 	}
+	a.notifier.Wake(s.UserID)
 	return ok(w, empty)
 }

@@ -12,13 +12,16 @@ import (
 	"github.com/ganglion/ganglion/config"
 	"github.com/ganglion/ganglion/roomserver"
 	"github.com/ganglion/ganglion/storage"
+	"github.com/ganglion/ganglion/syncapi"
 )
 
 // Deps are the collaborators of the client API.
 type Deps struct {
-	DB    *storage.DB
-	Rooms *roomserver.Roomserver
-	Log   logrus.FieldLogger
+	DB       *storage.DB
+	Rooms    *roomserver.Roomserver
+	Syncer   *syncapi.Syncer
+	Notifier *syncapi.Notifier
+	Log      logrus.FieldLogger
 }
 
 // API is the client-server API: an http.Handler plus the background work
@@ -27,6 +30,8 @@ type API struct {
 	cfg       *config.Config
 	db        *storage.DB
 	rooms     *roomserver.Roomserver
+	syncer    *syncapi.Syncer
+	notifier  *syncapi.Notifier
 	log       logrus.FieldLogger
 	passwords *Passwords
 	sessions  *sessionCache
@@ -37,8 +42,8 @@ type API struct {
 
 // New builds the client API from the configuration.
 func New(cfg *config.Config, deps Deps) (*API, error) {
-	if deps.DB == nil || deps.Rooms == nil || deps.Log == nil {
-		return nil, errors.New("clientapi: DB, Rooms and Log are required")
+	if deps.DB == nil || deps.Rooms == nil || deps.Syncer == nil || deps.Notifier == nil || deps.Log == nil {
+		return nil, errors.New("clientapi: DB, Rooms, Syncer, Notifier and Log are required")
 	}
 	passwords, err := NewPasswords(cfg.Passwords)
 	if err != nil {
@@ -48,6 +53,8 @@ func New(cfg *config.Config, deps Deps) (*API, error) {
 		cfg:       cfg,
 		db:        deps.DB,
 		rooms:     deps.Rooms,
+		syncer:    deps.Syncer,
+		notifier:  deps.Notifier,
 		log:       deps.Log,
 		passwords: passwords,
 		sessions:  newSessionCache(),

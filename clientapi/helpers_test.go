@@ -21,6 +21,7 @@ import (
 	"github.com/ganglion/ganglion/roomserver"
 	"github.com/ganglion/ganglion/storage"
 	"github.com/ganglion/ganglion/storage/storagetest"
+	"github.com/ganglion/ganglion/syncapi"
 )
 
 const (
@@ -81,7 +82,16 @@ func mustServer(t *testing.T, db *storage.DB, clock *storagetest.Clock, cfg *con
 	if err != nil {
 		t.Fatalf("roomserver.New: %v", err)
 	}
-	api, err := clientapi.New(cfg, clientapi.Deps{DB: db, Rooms: rooms, Log: log})
+	notifier, err := syncapi.NewNotifier(context.Background(), db, cfg.ServerName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rooms.Subscribe(notifier)
+	syncer, err := syncapi.NewSyncer(syncapi.Deps{DB: db, Rooms: rooms, Notifier: notifier, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, err := clientapi.New(cfg, clientapi.Deps{DB: db, Rooms: rooms, Syncer: syncer, Notifier: notifier, Log: log})
 	if err != nil {
 		t.Fatalf("clientapi.New: %v", err)
 	}

@@ -208,3 +208,49 @@ func (db *DB) EventAtTime(ctx context.Context, room RoomNID, ts int64, forwards 
 		AND status = 0 AND stream_pos IS NOT NULL ORDER BY origin_ts `+order+`, stream_pos `+order+` LIMIT 1`, room, ts))
 	return e, notFound(err)
 }
+
+// LastEventBefore returns the room's newest accepted timeline event with a
+// stream position at most pos, or ErrNotFound.
+func (db *DB) LastEventBefore(ctx context.Context, room RoomNID, pos int64) (Event, error) {
+	e, err := scanEvent(db.read.QueryRowContext(ctx, selectEvent+` WHERE room_nid = $1 AND stream_pos <= $2
+		AND status = 0 ORDER BY stream_pos DESC LIMIT 1`, room, pos))
+	return e, notFound(err)
+}
+
+// StreamPos returns the current position of a stream: every event with a
+// position up to it is committed.
+func (db *DB) StreamPos(ctx context.Context, stream string) (int64, error) {
+	var pos int64
+	err := db.read.QueryRowContext(ctx, "SELECT pos FROM streams WHERE name = $1", stream).Scan(&pos)
+	return pos, notFound(err)
+}
+
+// RoomActivity is a room with timeline events in a range of positions.
+type RoomActivity struct {
+	Room   RoomNID
+	RoomID string
+	Count  int
+}
+
+// ActiveRooms returns the rooms in which the user has a membership and
+// that have accepted timeline events with positions in (from, to].
+func (db *DB) ActiveRooms(ctx context.Context, userID string, from, to int64) ([]RoomActivity, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT e.room_nid, r.room_id, COUNT(*) FROM events e
+		JOIN memberships m ON m.room_nid = e.room_nid AND m.user_id = $1
+		JOIN rooms r ON r.room_nid = e.room_nid
+		WHERE e.stream_pos > $2 AND e.stream_pos <= $3 AND e.status = 0
+		GROUP BY e.room_nid, r.room_id`, userID, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("active rooms of %s: %w", userID, err)
+	}
+	defer rows.Close()
+	var out []RoomActivity
+	for rows.Next() {
+		var a RoomActivity
+		if err := rows.Scan(&a.Room, &a.RoomID, &a.Count); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}

@@ -135,3 +135,51 @@ func (db *DB) UserRooms(ctx context.Context, userID, membership string) ([]strin
 	slices.Sort(out)
 	return out, rows.Err()
 }
+
+// UserMembership is a user's membership of one room, with the room id.
+type UserMembership struct {
+	Membership
+	RoomID string
+}
+
+// UserMemberships returns every room membership of a user.
+func (db *DB) UserMemberships(ctx context.Context, userID string) ([]UserMembership, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT m.room_nid, r.room_id, m.membership, m.event_nid, m.stream_pos
+		FROM memberships m JOIN rooms r ON r.room_nid = m.room_nid WHERE m.user_id = $1`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("memberships of %s: %w", userID, err)
+	}
+	defer rows.Close()
+	var out []UserMembership
+	for rows.Next() {
+		um := UserMembership{Membership: Membership{UserID: userID}}
+		if err := rows.Scan(&um.Room, &um.RoomID, &um.Membership.Membership, &um.Event, &um.StreamPos); err != nil {
+			return nil, err
+		}
+		out = append(out, um)
+	}
+	return out, rows.Err()
+}
+
+// JoinedLocalMembers returns, for every room, the joined users whose ids
+// end in ":"+serverName.
+func (db *DB) JoinedLocalMembers(ctx context.Context, serverName string) (map[string][]string, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT r.room_id, m.user_id FROM memberships m
+		JOIN rooms r ON r.room_nid = m.room_nid WHERE m.membership = 'join' AND m.user_id LIKE $1`,
+		"%:"+serverName)
+	if err != nil {
+		return nil, fmt.Errorf("joined local members: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]string{}
+	for rows.Next() {
+		var roomID, userID string
+		if err := rows.Scan(&roomID, &userID); err != nil {
+			return nil, err
+		}
+		if strings.HasSuffix(userID, ":"+serverName) { // LIKE's _ matches any character
+			out[roomID] = append(out[roomID], userID)
+		}
+	}
+	return out, rows.Err()
+}

@@ -23,3 +23,41 @@ func ParsePaginationToken(token string) (pos int64, ok bool) {
 	pos, err := strconv.ParseInt(rest, 10, 64)
 	return pos, err == nil && pos >= 0
 }
+
+// StreamToken is a /sync position: one position per stream. Its text form
+// is "s" followed by the positions joined by "_"; tokens from older
+// versions with fewer streams read the missing ones as 0.
+type StreamToken struct {
+	Events      int64
+	AccountData int64
+}
+
+func (t StreamToken) String() string {
+	return "s" + strconv.FormatInt(t.Events, 10) + "_" + strconv.FormatInt(t.AccountData, 10)
+}
+
+// ParseStreamToken reads a /sync token; ok is false if it is malformed.
+func ParseStreamToken(s string) (t StreamToken, ok bool) {
+	rest, found := strings.CutPrefix(s, "s")
+	if !found || rest == "" {
+		return t, false
+	}
+	fields := []*int64{&t.Events, &t.AccountData}
+	parts := strings.Split(rest, "_")
+	if len(parts) > len(fields) {
+		return t, false
+	}
+	for i, p := range parts {
+		n, err := strconv.ParseInt(p, 10, 64)
+		if err != nil || n < 0 {
+			return t, false
+		}
+		*fields[i] = n
+	}
+	return t, true
+}
+
+// After reports whether any position of t is past since's.
+func (t StreamToken) After(since StreamToken) bool {
+	return t.Events > since.Events || t.AccountData > since.AccountData
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/ganglion/ganglion/config"
 	"github.com/ganglion/ganglion/roomserver"
 	"github.com/ganglion/ganglion/storage"
+	"github.com/ganglion/ganglion/syncapi"
 )
 
 // serveCommand is "ganglion serve".
@@ -57,11 +58,12 @@ func serve(ctx context.Context, cfg *config.Config, log *logrus.Logger) error {
 
 // server is a wired homeserver: every component, ready to serve.
 type server struct {
-	cfg  *config.Config
-	log  *logrus.Logger
-	db   *storage.DB
-	api  *clientapi.API
-	http *http.Server
+	cfg      *config.Config
+	log      *logrus.Logger
+	db       *storage.DB
+	notifier *syncapi.Notifier
+	api      *clientapi.API
+	http     *http.Server
 }
 
 // newServer opens the database and signing key and builds the components.
@@ -83,13 +85,24 @@ func newServer(ctx context.Context, cfg *config.Config, log *logrus.Logger) (*se
 		db.Close()
 		return nil, err
 	}
-	api, err := clientapi.New(cfg, clientapi.Deps{DB: db, Rooms: rooms, Log: log})
+	notifier, err := syncapi.NewNotifier(ctx, db, cfg.ServerName)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	rooms.Subscribe(notifier)
+	syncer, err := syncapi.NewSyncer(syncapi.Deps{DB: db, Rooms: rooms, Notifier: notifier, Log: log})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	api, err := clientapi.New(cfg, clientapi.Deps{DB: db, Rooms: rooms, Syncer: syncer, Notifier: notifier, Log: log})
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
 	return &server{
-		cfg: cfg, log: log, db: db, api: api,
+		cfg: cfg, log: log, db: db, notifier: notifier, api: api,
 		http: &http.Server{
 			Handler:           api,
 			ReadHeaderTimeout: 10 * time.Second,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 type testServer struct {
 	URL string
 	cfg *config.Config
+	srv *server
 }
 
 // testConfig returns a config for a test server on the dialect: a random
@@ -85,7 +87,7 @@ func startServer(t testing.TB, cfg *config.Config) (srv *testServer, stop func()
 		s.close()
 	}
 	t.Cleanup(stop)
-	return &testServer{URL: "http://" + ln.Addr().String(), cfg: cfg}, stop
+	return &testServer{URL: "http://" + ln.Addr().String(), cfg: cfg, srv: s}, stop
 }
 
 // eachDialect runs fn with a fresh server config per database dialect.
@@ -100,4 +102,16 @@ type testLogWriter struct{ t testing.TB }
 func (w testLogWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))
 	return len(p), nil
+}
+
+// waitForWaiter waits until a /sync long-poll of the user is waiting.
+func waitForWaiter(t *testing.T, ts *testServer, userID fmt.Stringer) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ts.srv.notifier.Waiting(userID.String()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no long-poll of %s is waiting", userID)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

@@ -1,0 +1,82 @@
+package clientapi
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ganglion/ganglion/internal/httpjson"
+	"github.com/ganglion/ganglion/internal/mxerr"
+	"github.com/ganglion/ganglion/storage"
+	"github.com/ganglion/ganglion/syncapi"
+)
+
+// maxSyncTimeout caps the long-poll of /sync: clients asking for more wait
+// this long.
+const maxSyncTimeout = 5 * time.Minute
+
+// sync is GET /_matrix/client/v3/sync.
+func (a *API) sync(w http.ResponseWriter, r *http.Request, s *Session) error {
+	req, err := a.parseSync(r, s)
+	if err != nil {
+		return err
+	}
+	resp, err := a.syncer.Sync(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	return ok(w, resp)
+}
+
+func (a *API) parseSync(r *http.Request, s *Session) (syncapi.Request, error) {
+	q := r.URL.Query()
+	req := syncapi.Request{UserID: s.UserID, FullState: q.Get("full_state") == "true"}
+	if since := q.Get("since"); since != "" {
+		t, ok := syncapi.ParseStreamToken(since)
+		if !ok {
+			return req, mxerr.InvalidParam("malformed since token")
+		}
+		req.Since = &t
+	}
+	if v := q.Get("timeout"); v != "" {
+		ms, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return req, mxerr.InvalidParam("timeout must be a number of milliseconds")
+		}
+		req.Timeout = min(max(time.Duration(ms)*time.Millisecond, 0), maxSyncTimeout)
+	}
+	if v := q.Get("filter"); v != "" {
+		f, err := a.syncFilter(r, s, v)
+		if err != nil {
+			return req, err
+		}
+		req.Filter = f
+	}
+	return req, nil
+}
+
+// syncFilter reads the filter parameter: inline JSON or a stored filter's
+// id.
+func (a *API) syncFilter(r *http.Request, s *Session, v string) (*syncapi.Filter, error) {
+	raw := []byte(v)
+	if !strings.HasPrefix(v, "{") {
+		stored, err := a.db.Filter(r.Context(), s.Localpart, v)
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil, mxerr.NotFound("unknown filter %s", v)
+		}
+		if err != nil {
+			return nil, err
+		}
+		raw = stored
+	}
+	var f syncapi.Filter
+	if err := httpjson.Unmarshal(raw, &f); err != nil {
+		return nil, err
+	}
+	if err := f.Validate(); err != nil {
+		return nil, mxerr.BadJSON("invalid filter: %v", err)
+	}
+	return &f, nil
+}

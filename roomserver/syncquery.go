@@ -1,0 +1,80 @@
+package roomserver
+
+import (
+	"context"
+	"errors"
+
+	gmsl "github.com/matrix-org/gomatrixserverlib"
+
+	"github.com/ganglion/ganglion/storage"
+)
+
+// Queries for /sync: state at stream positions and between them.
+
+// StateBefore returns the room state before a timeline event.
+func (r *Roomserver) StateBefore(ctx context.Context, ev Event) ([]gmsl.PDU, error) {
+	entries, err := r.db.Snapshot(ctx, ev.before)
+	if err != nil {
+		return nil, err
+	}
+	return r.events(ctx, entryEvents(entries))
+}
+
+// StateDelta returns the state events that differ between the room state
+// at stream position since (after the room's last event up to it; 0 for
+// none) and the state before the event until (or the state at position
+// until, if untilEvent is nil).
+func (r *Roomserver) StateDelta(ctx context.Context, roomID string, since int64, untilEvent *Event, until int64) ([]gmsl.PDU, error) {
+	room, err := r.roomRow(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	from, err := r.snapshotAt(ctx, room.NID, since)
+	if err != nil {
+		return nil, err
+	}
+	to := storage.SnapshotNID(0)
+	if untilEvent != nil {
+		to = untilEvent.before
+	} else if to, err = r.snapshotAt(ctx, room.NID, until); err != nil {
+		return nil, err
+	}
+	if from == to {
+		return nil, nil
+	}
+	old, err := r.db.Snapshot(ctx, from)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := r.db.Snapshot(ctx, to)
+	if err != nil {
+		return nil, err
+	}
+	had := make(map[storage.EventNID]bool, len(old))
+	for _, e := range old {
+		had[e.Event] = true
+	}
+	var changed []storage.EventNID
+	for _, e := range cur {
+		if !had[e.Event] {
+			changed = append(changed, e.Event)
+		}
+	}
+	return r.events(ctx, changed)
+}
+
+// snapshotAt is the room's state snapshot after its last event at or
+// before pos (0 if none).
+func (r *Roomserver) snapshotAt(ctx context.Context, room storage.RoomNID, pos int64) (storage.SnapshotNID, error) {
+	if pos == 0 {
+		return 0, nil
+	}
+	row, err := r.db.LastEventBefore(ctx, room, pos)
+	if errors.Is(err, storage.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return row.AfterSnapshot, nil
+}

@@ -1,0 +1,112 @@
+package syncapi
+
+import (
+	"context"
+	"strings"
+	"sync"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"github.com/ganglion/ganglion/roomserver"
+	"github.com/ganglion/ganglion/storage"
+)
+
+// Notifier wakes the long-polling /sync requests of exactly the local users
+// who can see a change. It carries no data: a woken request reads what is
+// new from storage by stream position.
+type Notifier struct {
+	serverName string
+
+	mu      sync.Mutex
+	members map[string]map[string]struct{} // room id -> joined local users
+	waiters map[string]chan struct{}       // user id -> closed on the next change
+}
+
+// NewNotifier loads the joined local members of every room.
+func NewNotifier(ctx context.Context, db *storage.DB, serverName string) (*Notifier, error) {
+	joined, err := db.JoinedLocalMembers(ctx, serverName)
+	if err != nil {
+		return nil, err
+	}
+	n := &Notifier{serverName: serverName, members: map[string]map[string]struct{}{}, waiters: map[string]chan struct{}{}}
+	for roomID, users := range joined {
+		set := make(map[string]struct{}, len(users))
+		for _, u := range users {
+			set[u] = struct{}{}
+		}
+		n.members[roomID] = set
+	}
+	return n, nil
+}
+
+// OnOutput implements roomserver.Subscriber: it wakes the room's joined
+// local users, and the target of a membership change (an invited user is
+// not joined yet, a user who left is no longer).
+func (n *Notifier) OnOutput(_ context.Context, o roomserver.Output) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for user := range n.members[o.RoomID] {
+		n.wakeLocked(user)
+	}
+	if o.Type != spec.MRoomMember || o.StateKey == nil || !n.local(*o.StateKey) {
+		return
+	}
+	user := *o.StateKey
+	n.wakeLocked(user)
+	set := n.members[o.RoomID]
+	if o.Membership == spec.Join {
+		if set == nil {
+			set = map[string]struct{}{}
+			n.members[o.RoomID] = set
+		}
+		set[user] = struct{}{}
+	} else if set != nil {
+		delete(set, user)
+		if len(set) == 0 {
+			delete(n.members, o.RoomID)
+		}
+	}
+}
+
+// Wake wakes the users' requests, for changes outside rooms (account data,
+// to-device messages).
+func (n *Notifier) Wake(users ...string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, u := range users {
+		n.wakeLocked(u)
+	}
+}
+
+func (n *Notifier) wakeLocked(user string) {
+	if ch, ok := n.waiters[user]; ok {
+		close(ch)
+		delete(n.waiters, user)
+	}
+}
+
+// listen returns a channel closed at the user's next change. Take it before
+// reading storage, so that no change between the read and the wait is
+// missed.
+func (n *Notifier) listen(user string) <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	ch, ok := n.waiters[user]
+	if !ok {
+		ch = make(chan struct{})
+		n.waiters[user] = ch
+	}
+	return ch
+}
+
+func (n *Notifier) local(userID string) bool {
+	return strings.HasSuffix(userID, ":"+n.serverName)
+}
+
+// Waiting reports whether a request of the user is waiting for a change.
+func (n *Notifier) Waiting(userID string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	_, ok := n.waiters[userID]
+	return ok
+}

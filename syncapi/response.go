@@ -1,0 +1,84 @@
+package syncapi
+
+import "encoding/json"
+
+// Response is the body of /sync.
+type Response struct {
+	NextBatch   string     `json:"next_batch"`
+	AccountData *EventList `json:"account_data,omitempty"`
+	Rooms       *Rooms     `json:"rooms,omitempty"`
+}
+
+// EventList is an object with a list of events.
+type EventList struct {
+	Events []any `json:"events"`
+}
+
+// Rooms is the rooms part of a /sync response.
+type Rooms struct {
+	Join   map[string]*JoinedRoom  `json:"join,omitempty"`
+	Invite map[string]*InvitedRoom `json:"invite,omitempty"`
+	Leave  map[string]*LeftRoom    `json:"leave,omitempty"`
+}
+
+// JoinedRoom is a room the user is joined to.
+type JoinedRoom struct {
+	Summary     *Summary  `json:"summary,omitempty"`
+	State       EventList `json:"state"`
+	Timeline    Timeline  `json:"timeline"`
+	AccountData EventList `json:"account_data"`
+	Ephemeral   EventList `json:"ephemeral"`
+}
+
+// Timeline is the timeline of a room in a /sync response.
+type Timeline struct {
+	Events    []ClientEvent `json:"events"`
+	Limited   bool          `json:"limited"`
+	PrevBatch string        `json:"prev_batch,omitempty"`
+}
+
+// Summary is a joined room's summary for clients to name the room.
+type Summary struct {
+	Heroes  []string `json:"m.heroes,omitempty"`
+	Joined  *int     `json:"m.joined_member_count,omitempty"`
+	Invited *int     `json:"m.invited_member_count,omitempty"`
+}
+
+// InvitedRoom is a room the user is invited to.
+type InvitedRoom struct {
+	InviteState EventList `json:"invite_state"`
+}
+
+// LeftRoom is a room the user left or was removed from.
+type LeftRoom struct {
+	State       EventList `json:"state"`
+	Timeline    Timeline  `json:"timeline"`
+	AccountData EventList `json:"account_data"`
+}
+
+// StrippedEvent is a state event reduced for invites.
+type StrippedEvent struct {
+	Content  json.RawMessage `json:"content"`
+	Sender   string          `json:"sender"`
+	StateKey string          `json:"state_key"`
+	Type     string          `json:"type"`
+}
+
+// accountDataEvent is an account data event in /sync.
+type accountDataEvent struct {
+	Type    string          `json:"type"`
+	Content json.RawMessage `json:"content"`
+}
+
+// empty reports whether the response carries nothing new.
+func (r *Response) empty() bool {
+	return r.AccountData == nil && r.Rooms == nil
+}
+
+func eventList[T any](events []T) EventList {
+	out := EventList{Events: make([]any, len(events))}
+	for i, e := range events {
+		out.Events[i] = e
+	}
+	return out
+}

@@ -1,0 +1,217 @@
+package syncapi
+
+import (
+	"context"
+
+	gmsl "github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"github.com/ganglion/ganglion/roomserver"
+	"github.com/ganglion/ganglion/storage"
+)
+
+// timelineWindow is the part of a room's timeline a response carries.
+type timelineWindow struct {
+	events  []roomserver.Event // oldest first, visible and filtered
+	limited bool
+}
+
+// timeline reads the newest events of a room with positions in (after,
+// upto], keeping those the user may see and the filter allows.
+func (run *syncRun) timeline(ctx context.Context, roomID string, after, upto int64) (timelineWindow, error) {
+	var f *RoomEventFilter
+	if run.filter.Room != nil {
+		f = run.filter.Room.Timeline
+	}
+	limit := defaultTimelineLimit
+	if f != nil && f.Limit != nil {
+		limit = *f.Limit
+	}
+	raw, err := run.s.rooms.Timeline(ctx, roomID, after, upto+1, limit+1, true)
+	if err != nil {
+		return timelineWindow{}, err
+	}
+	w := timelineWindow{limited: len(raw) > limit}
+	if w.limited {
+		raw = raw[:limit]
+	}
+	visible, err := run.s.rooms.Visible(ctx, run.req.UserID, raw)
+	if err != nil {
+		return timelineWindow{}, err
+	}
+	for i := len(visible) - 1; i >= 0; i-- {
+		ev := visible[i]
+		if f.AllowsEvent(ev.Type(), string(ev.SenderID()), false) {
+			w.events = append(w.events, ev)
+		}
+	}
+	return w, nil
+}
+
+// joined builds a joined room. A room the user joined since the last sync
+// (or any room in an initial or full-state sync) gets its full state.
+func (run *syncRun) joined(ctx context.Context, roomID string, membershipChanged bool, accountData []accountDataEvent) (*JoinedRoom, error) {
+	full := run.initial || run.req.FullState || membershipChanged
+	after := run.since.Events
+	if run.initial || membershipChanged {
+		after = 0
+	}
+	w, err := run.timeline(ctx, roomID, after, run.to.Events)
+	if err != nil {
+		return nil, err
+	}
+	jr := &JoinedRoom{AccountData: eventList(accountData), Ephemeral: eventList([]any{})}
+	jr.Timeline = run.timelineJSON(w)
+	var state []gmsl.PDU
+	switch {
+	case full && len(w.events) > 0:
+		state, err = run.s.rooms.StateBefore(ctx, w.events[0])
+	case full:
+		state, err = run.s.rooms.StateDelta(ctx, roomID, 0, nil, run.to.Events)
+	case w.limited && len(w.events) > 0:
+		state, err = run.s.rooms.StateDelta(ctx, roomID, run.since.Events, &w.events[0], 0)
+	}
+	if err != nil {
+		return nil, err
+	}
+	jr.State = eventList(ToClientEvents(run.filterState(state, w, full), run.now))
+	if full || hasMembershipEvent(w) {
+		if jr.Summary, err = run.summary(ctx, roomID); err != nil {
+			return nil, err
+		}
+	}
+	return jr, nil
+}
+
+// timelineJSON formats a timeline window with its prev_batch token.
+func (run *syncRun) timelineJSON(w timelineWindow) Timeline {
+	t := Timeline{Events: make([]ClientEvent, len(w.events)), Limited: w.limited}
+	for i, ev := range w.events {
+		t.Events[i] = ToClientEvent(ev.PDU, run.now)
+	}
+	if len(w.events) > 0 {
+		t.PrevBatch = PaginationToken(w.events[0].StreamPos)
+	} else {
+		t.PrevBatch = PaginationToken(run.to.Events + 1)
+	}
+	return t
+}
+
+// filterState applies the state filter and lazy loading of members: only
+// the members who sent timeline events, and the user itself on a full
+// sync.
+func (run *syncRun) filterState(state []gmsl.PDU, w timelineWindow, full bool) []gmsl.PDU {
+	var f *RoomEventFilter
+	if run.filter.Room != nil {
+		f = run.filter.Room.State
+	}
+	lazy := f != nil && f.LazyLoadMembers
+	senders := map[string]bool{}
+	if lazy {
+		for _, ev := range w.events {
+			senders[string(ev.SenderID())] = true
+		}
+		if full {
+			senders[run.req.UserID] = true
+		}
+	}
+	out := state[:0:0]
+	for _, ev := range state {
+		if !f.AllowsEvent(ev.Type(), string(ev.SenderID()), false) {
+			continue
+		}
+		if lazy && ev.Type() == spec.MRoomMember && !senders[*ev.StateKey()] {
+			continue
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+func hasMembershipEvent(w timelineWindow) bool {
+	for _, ev := range w.events {
+		if ev.Type() == spec.MRoomMember {
+			return true
+		}
+	}
+	return false
+}
+
+// maxHeroes is how many other members name a room without a name.
+const maxHeroes = 5
+
+// summary counts the room's members and picks heroes: other joined or
+// invited members, by user id.
+func (run *syncRun) summary(ctx context.Context, roomID string) (*Summary, error) {
+	joined, err := run.s.rooms.Members(ctx, roomID, spec.Join)
+	if err != nil {
+		return nil, err
+	}
+	invited, err := run.s.rooms.Members(ctx, roomID, spec.Invite)
+	if err != nil {
+		return nil, err
+	}
+	nj, ni := len(joined), len(invited)
+	sum := &Summary{Joined: &nj, Invited: &ni}
+	for _, ev := range append(joined, invited...) {
+		if len(sum.Heroes) == maxHeroes {
+			break
+		}
+		if user := *ev.StateKey(); user != run.req.UserID {
+			sum.Heroes = append(sum.Heroes, user)
+		}
+	}
+	return sum, nil
+}
+
+// strippedTypes are the state events an invited user sees of the room.
+var strippedTypes = []string{
+	spec.MRoomCreate, spec.MRoomJoinRules, spec.MRoomName, "m.room.avatar", spec.MRoomCanonicalAlias,
+	"m.room.encryption", spec.MRoomTopic,
+}
+
+// invited builds an invited room: stripped state and the invite itself.
+func (run *syncRun) invited(ctx context.Context, roomID string) (*InvitedRoom, error) {
+	var events []StrippedEvent
+	for _, typ := range strippedTypes {
+		ev, err := run.s.rooms.StateEvent(ctx, roomID, typ, "")
+		if err != nil {
+			continue // not set in this room
+		}
+		events = append(events, stripped(ev))
+	}
+	invite, err := run.s.rooms.StateEvent(ctx, roomID, spec.MRoomMember, run.req.UserID)
+	if err != nil {
+		return nil, err
+	}
+	events = append(events, stripped(invite))
+	return &InvitedRoom{InviteState: eventList(events)}, nil
+}
+
+func stripped(ev gmsl.PDU) StrippedEvent {
+	return StrippedEvent{Content: ev.Content(), Sender: string(ev.SenderID()), StateKey: *ev.StateKey(), Type: ev.Type()}
+}
+
+// left builds a room the user left or was removed from: the timeline up
+// to its leave, and the state before the timeline.
+func (run *syncRun) left(ctx context.Context, m storage.UserMembership) (*LeftRoom, error) {
+	after := run.since.Events
+	w, err := run.timeline(ctx, m.RoomID, after, m.StreamPos)
+	if err != nil {
+		return nil, err
+	}
+	lr := &LeftRoom{AccountData: eventList([]any{}), Timeline: run.timelineJSON(w)}
+	var state []gmsl.PDU
+	if len(w.events) > 0 && (w.limited || run.initial) {
+		if run.initial {
+			state, err = run.s.rooms.StateBefore(ctx, w.events[0])
+		} else {
+			state, err = run.s.rooms.StateDelta(ctx, m.RoomID, run.since.Events, &w.events[0], 0)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	lr.State = eventList(ToClientEvents(run.filterState(state, w, false), run.now))
+	return lr, nil
+}

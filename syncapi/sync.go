@@ -1,0 +1,228 @@
+package syncapi
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
+	"github.com/sirupsen/logrus"
+
+	"github.com/ganglion/ganglion/roomserver"
+	"github.com/ganglion/ganglion/storage"
+)
+
+// Deps are the collaborators of the Syncer.
+type Deps struct {
+	DB       *storage.DB
+	Rooms    *roomserver.Roomserver
+	Notifier *Notifier
+	Log      logrus.FieldLogger
+}
+
+// Syncer answers /sync from storage by stream positions.
+type Syncer struct {
+	db       *storage.DB
+	rooms    *roomserver.Roomserver
+	notifier *Notifier
+	log      logrus.FieldLogger
+}
+
+// NewSyncer returns a Syncer.
+func NewSyncer(deps Deps) (*Syncer, error) {
+	if deps.DB == nil || deps.Rooms == nil || deps.Notifier == nil || deps.Log == nil {
+		return nil, errors.New("syncapi: DB, Rooms, Notifier and Log are required")
+	}
+	return &Syncer{db: deps.DB, rooms: deps.Rooms, notifier: deps.Notifier, log: deps.Log}, nil
+}
+
+// Request is a parsed /sync request.
+type Request struct {
+	UserID    string
+	Since     *StreamToken // nil: initial sync
+	Timeout   time.Duration
+	FullState bool
+	Filter    *Filter // nil: the default filter
+}
+
+// defaultTimelineLimit is the timeline length without a filter limit.
+const defaultTimelineLimit = 10
+
+// Sync returns what changed for the user since req.Since. If nothing did,
+// it waits up to req.Timeout for a change.
+func (s *Syncer) Sync(ctx context.Context, req Request) (*Response, error) {
+	var deadline <-chan time.Time
+	if req.Since != nil && req.Timeout > 0 && !req.FullState {
+		timer := time.NewTimer(req.Timeout)
+		defer timer.Stop()
+		deadline = timer.C
+	}
+	for {
+		woken := s.notifier.listen(req.UserID)
+		to, err := s.positions(ctx)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := s.build(ctx, req, to)
+		if err != nil || deadline == nil || !resp.empty() {
+			return resp, err
+		}
+		select {
+		case <-woken:
+		case <-deadline:
+			return resp, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// positions are the current positions of every stream.
+func (s *Syncer) positions(ctx context.Context) (StreamToken, error) {
+	var t StreamToken
+	var err error
+	if t.Events, err = s.db.StreamPos(ctx, "events"); err != nil {
+		return t, err
+	}
+	t.AccountData, err = s.db.StreamPos(ctx, "account_data")
+	return t, err
+}
+
+// syncRun is one computation of a response.
+type syncRun struct {
+	s       *Syncer
+	req     Request
+	since   StreamToken
+	to      StreamToken
+	initial bool
+	filter  *Filter
+	now     time.Time
+}
+
+func (s *Syncer) build(ctx context.Context, req Request, to StreamToken) (*Response, error) {
+	run := &syncRun{s: s, req: req, to: to, initial: req.Since == nil, filter: req.Filter, now: s.db.Now()}
+	if req.Since != nil {
+		run.since = *req.Since
+	}
+	if run.filter == nil {
+		run.filter = &Filter{}
+	}
+	resp := &Response{NextBatch: to.String()}
+	accountData, err := s.db.AccountDataSince(ctx, localpartOf(req.UserID), run.since.AccountData)
+	if err != nil {
+		return nil, err
+	}
+	roomData := map[string][]accountDataEvent{}
+	var global []accountDataEvent
+	for _, d := range accountData {
+		if d.StreamPos > to.AccountData {
+			continue
+		}
+		e := accountDataEvent{Type: d.Type, Content: d.Content}
+		if d.RoomID == "" {
+			if run.filter.AccountData.Allows(d.Type, "") {
+				global = append(global, e)
+			}
+		} else {
+			roomData[d.RoomID] = append(roomData[d.RoomID], e)
+		}
+	}
+	if len(global) > 0 {
+		list := eventList(global)
+		resp.AccountData = &list
+	}
+	rooms, err := run.rooms(ctx, roomData)
+	if err != nil {
+		return nil, err
+	}
+	if rooms != nil {
+		resp.Rooms = rooms
+	}
+	return resp, nil
+}
+
+// rooms builds the join, invite and leave sections.
+func (run *syncRun) rooms(ctx context.Context, roomData map[string][]accountDataEvent) (*Rooms, error) {
+	memberships, err := run.s.db.UserMemberships(ctx, run.req.UserID)
+	if err != nil {
+		return nil, err
+	}
+	active := map[string]bool{}
+	if !run.initial && run.to.Events > run.since.Events {
+		rows, err := run.s.db.ActiveRooms(ctx, run.req.UserID, run.since.Events, run.to.Events)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range rows {
+			active[a.RoomID] = true
+		}
+	}
+	out := &Rooms{Join: map[string]*JoinedRoom{}, Invite: map[string]*InvitedRoom{}, Leave: map[string]*LeftRoom{}}
+	for _, m := range memberships {
+		if !run.roomAllowed(m.RoomID) || m.StreamPos > run.to.Events {
+			continue // changed after this response's positions: the next sync tells
+		}
+		changed := !run.initial && m.StreamPos > run.since.Events
+		switch m.Membership.Membership {
+		case spec.Join:
+			if !run.initial && !active[m.RoomID] && !changed && !run.req.FullState && roomData[m.RoomID] == nil {
+				continue
+			}
+			jr, err := run.joined(ctx, m.RoomID, changed, roomData[m.RoomID])
+			if err != nil {
+				return nil, err
+			}
+			out.Join[m.RoomID] = jr
+		case spec.Invite:
+			if run.initial || changed {
+				ir, err := run.invited(ctx, m.RoomID)
+				if err != nil {
+					return nil, err
+				}
+				out.Invite[m.RoomID] = ir
+			}
+		case spec.Leave, spec.Ban:
+			if changed || (run.initial && run.filter.Room != nil && run.filter.Room.IncludeLeave) {
+				lr, err := run.left(ctx, m)
+				if err != nil {
+					return nil, err
+				}
+				out.Leave[m.RoomID] = lr
+			}
+		}
+	}
+	if len(out.Join)+len(out.Invite)+len(out.Leave) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// roomAllowed applies the filter's rooms and not_rooms.
+func (run *syncRun) roomAllowed(roomID string) bool {
+	f := run.filter.Room
+	if f == nil {
+		return true
+	}
+	for _, r := range f.NotRooms {
+		if r == roomID {
+			return false
+		}
+	}
+	if f.Rooms == nil {
+		return true
+	}
+	for _, r := range *f.Rooms {
+		if r == roomID {
+			return true
+		}
+	}
+	return false
+}
+
+func localpartOf(userID string) string {
+	u, err := spec.NewUserID(userID, true)
+	if err != nil {
+		return ""
+	}
+	return u.Local()
+}
