@@ -73,7 +73,7 @@ func (a *API) createRoom(w http.ResponseWriter, r *http.Request, s *Session) err
 	if err != nil {
 		return err
 	}
-	roomID, err := a.rooms.CreateRoom(r.Context(), rreq)
+	roomID, err := a.createListedRoom(r.Context(), rreq, req.Visibility == visibilityPublic)
 	if err != nil {
 		return roomError(err)
 	}
@@ -126,7 +126,12 @@ func (a *API) checkCreateRoom(ctx context.Context, s *Session, req createRoomReq
 		out.InitialState = append(out.InitialState, roomserver.StateEvent{Type: st.Type, StateKey: st.StateKey, Content: st.Content})
 	}
 	if req.RoomAliasName != "" {
-		return out, mxerr.New(http.StatusBadRequest, "M_UNRECOGNIZED", "room aliases are not supported yet")
+		// Reserved by createListedRoom, after every other check.
+		alias, err := a.aliasFromName(req.RoomAliasName)
+		if err != nil {
+			return out, err
+		}
+		out.Alias = alias
 	}
 	member, err := a.memberContent(ctx, s.Localpart, spec.Join, "")
 	if err != nil {
@@ -166,7 +171,11 @@ func (a *API) joinRoomByID(w http.ResponseWriter, r *http.Request, s *Session) e
 func (a *API) joinRoom(w http.ResponseWriter, r *http.Request, s *Session) error {
 	target := r.PathValue("roomIdOrAlias")
 	if strings.HasPrefix(target, "#") {
-		return mxerr.NotFound("room alias %s is not known", target)
+		roomID, err := a.resolveAlias(r.Context(), target)
+		if err != nil {
+			return err
+		}
+		target = roomID
 	}
 	return a.join(w, r, s, target)
 }
@@ -194,6 +203,7 @@ func (a *API) join(w http.ResponseWriter, r *http.Request, s *Session, roomID st
 	if err != nil {
 		return roomError(err)
 	}
+	a.unforget(r.Context(), s.UserID, roomID)
 	return ok(w, map[string]string{"room_id": roomID})
 }
 

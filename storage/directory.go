@@ -117,11 +117,12 @@ type PublishedRoom struct {
 	JoinedMembers int64
 }
 
-// PublishedRooms lists the published room directory, the rooms with the most
-// joined members first, then by room id in byte order.
+// PublishedRooms lists the rooms of the published room directory that the
+// server knows, the rooms with the most joined members first, then by room id
+// in byte order.
 func (db *DB) PublishedRooms(ctx context.Context) ([]PublishedRoom, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT p.room_id, COUNT(m.user_id) FROM published_rooms p
-		LEFT JOIN rooms r ON r.room_id = p.room_id
+		JOIN rooms r ON r.room_id = p.room_id
 		LEFT JOIN memberships m ON m.room_nid = r.room_nid AND m.membership = 'join'
 		GROUP BY p.room_id`)
 	if err != nil {

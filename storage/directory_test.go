@@ -223,6 +223,7 @@ func TestDB_PublishedRooms(t *testing.T) {
 		ctx := t.Context()
 		big, small, tie := mustRoomRow(t, db, "!big:example.org"), mustRoomRow(t, db, "!small:example.org"), mustRoomRow(t, db, "!A:example.org")
 		mustRoomRow(t, db, "!unpublished:example.org")
+		mustRoomRow(t, db, "!empty:example.org")
 		for i, u := range []string{"@a:x", "@b:x", "@c:x"} {
 			mustMember(t, db, big, u, "join", storage.EventNID(10+i))
 		}
@@ -236,6 +237,7 @@ func TestDB_PublishedRooms(t *testing.T) {
 				tx.SetRoomPublished(ctx, "!small:example.org", true),
 				tx.SetRoomPublished(ctx, "!big:example.org", true),
 				tx.SetRoomPublished(ctx, "!A:example.org", true),
+				tx.SetRoomPublished(ctx, "!empty:example.org", true),
 				tx.SetRoomPublished(ctx, "!gone:example.org", true), // a room the server does not know
 			)
 		})
@@ -247,7 +249,7 @@ func TestDB_PublishedRooms(t *testing.T) {
 			{RoomID: "!big:example.org", JoinedMembers: 3},
 			{RoomID: "!A:example.org", JoinedMembers: 1},
 			{RoomID: "!small:example.org", JoinedMembers: 1},
-			{RoomID: "!gone:example.org", JoinedMembers: 0},
+			{RoomID: "!empty:example.org", JoinedMembers: 0},
 		}
 		if !slices.Equal(got, want) {
 			t.Errorf("got %+v, want %+v", got, want)
