@@ -21,46 +21,49 @@ type Deps struct {
 	Rooms    *roomserver.Roomserver
 	Syncer   *syncapi.Syncer
 	Notifier *syncapi.Notifier
+	Typing   *syncapi.Typing
 	Log      logrus.FieldLogger
 }
 
 // API is the client-server API: an http.Handler plus the background work
 // its handlers start (last-seen updates, rate limiter cleanup).
 type API struct {
-	cfg       *config.Config
-	db        *storage.DB
-	rooms     *roomserver.Roomserver
-	syncer    *syncapi.Syncer
-	notifier  *syncapi.Notifier
-	log       logrus.FieldLogger
-	passwords *Passwords
-	sessions  *sessionCache
-	limiter   *rateLimiter
-	seen      chan seenUpdate
-	mux       *http.ServeMux
+	cfg         *config.Config
+	db          *storage.DB
+	rooms       *roomserver.Roomserver
+	syncer      *syncapi.Syncer
+	notifier    *syncapi.Notifier
+	typingState *syncapi.Typing
+	log         logrus.FieldLogger
+	passwords   *Passwords
+	sessions    *sessionCache
+	limiter     *rateLimiter
+	seen        chan seenUpdate
+	mux         *http.ServeMux
 }
 
 // New builds the client API from the configuration.
 func New(cfg *config.Config, deps Deps) (*API, error) {
-	if deps.DB == nil || deps.Rooms == nil || deps.Syncer == nil || deps.Notifier == nil || deps.Log == nil {
-		return nil, errors.New("clientapi: DB, Rooms, Syncer, Notifier and Log are required")
+	if deps.DB == nil || deps.Rooms == nil || deps.Syncer == nil || deps.Notifier == nil || deps.Typing == nil || deps.Log == nil {
+		return nil, errors.New("clientapi: DB, Rooms, Syncer, Notifier, Typing and Log are required")
 	}
 	passwords, err := NewPasswords(cfg.Passwords)
 	if err != nil {
 		return nil, err
 	}
 	a := &API{
-		cfg:       cfg,
-		db:        deps.DB,
-		rooms:     deps.Rooms,
-		syncer:    deps.Syncer,
-		notifier:  deps.Notifier,
-		log:       deps.Log,
-		passwords: passwords,
-		sessions:  newSessionCache(),
-		limiter:   newRateLimiter(cfg.RateLimit, deps.DB.Now),
-		seen:      make(chan seenUpdate, 1024),
-		mux:       http.NewServeMux(),
+		cfg:         cfg,
+		db:          deps.DB,
+		rooms:       deps.Rooms,
+		syncer:      deps.Syncer,
+		notifier:    deps.Notifier,
+		typingState: deps.Typing,
+		log:         deps.Log,
+		passwords:   passwords,
+		sessions:    newSessionCache(),
+		limiter:     newRateLimiter(cfg.RateLimit, deps.DB.Now),
+		seen:        make(chan seenUpdate, 1024),
+		mux:         http.NewServeMux(),
 	}
 	a.routes()
 	return a, nil

@@ -87,11 +87,12 @@ func mustServer(t *testing.T, db *storage.DB, clock *storagetest.Clock, cfg *con
 		t.Fatal(err)
 	}
 	rooms.Subscribe(notifier)
-	syncer, err := syncapi.NewSyncer(syncapi.Deps{DB: db, Rooms: rooms, Notifier: notifier, Log: log})
+	typing := syncapi.NewTyping(notifier, db.Now)
+	syncer, err := syncapi.NewSyncer(syncapi.Deps{DB: db, Rooms: rooms, Notifier: notifier, Typing: typing, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	api, err := clientapi.New(cfg, clientapi.Deps{DB: db, Rooms: rooms, Syncer: syncer, Notifier: notifier, Log: log})
+	api, err := clientapi.New(cfg, clientapi.Deps{DB: db, Rooms: rooms, Syncer: syncer, Notifier: notifier, Typing: typing, Log: log})
 	if err != nil {
 		t.Fatalf("clientapi.New: %v", err)
 	}

@@ -103,7 +103,11 @@ func (a *API) publicRooms(w http.ResponseWriter, r *http.Request, q publicRoomsQ
 	total := len(matching)
 	offset = min(offset, total)
 	end := min(offset+limit, total)
-	resp := map[string]any{"chunk": matching[offset:end], "total_room_count_estimate": total}
+	chunk := matching[offset:end]
+	if chunk == nil {
+		chunk = []publicRoom{}
+	}
+	resp := map[string]any{"chunk": chunk, "total_room_count_estimate": total}
 	if end < total {
 		resp["next_batch"] = directoryToken(end)
 	}

@@ -110,3 +110,13 @@ func (n *Notifier) Waiting(userID string) bool {
 	_, ok := n.waiters[userID]
 	return ok
 }
+
+// WakeRoom wakes the joined local users of a room, for ephemeral changes
+// (typing, receipts).
+func (n *Notifier) WakeRoom(roomID string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for user := range n.members[roomID] {
+		n.wakeLocked(user)
+	}
+}

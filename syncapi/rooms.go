@@ -60,7 +60,7 @@ func (run *syncRun) joined(ctx context.Context, roomID string, membershipChanged
 	if err != nil {
 		return nil, err
 	}
-	jr := &JoinedRoom{AccountData: eventList(accountData), Ephemeral: eventList([]any{})}
+	jr := &JoinedRoom{AccountData: eventList(accountData)}
 	jr.Timeline = run.timelineJSON(w)
 	var state []gmsl.PDU
 	switch {

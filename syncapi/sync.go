@@ -17,6 +17,7 @@ type Deps struct {
 	DB       *storage.DB
 	Rooms    *roomserver.Roomserver
 	Notifier *Notifier
+	Typing   *Typing
 	Log      logrus.FieldLogger
 }
 
@@ -25,15 +26,16 @@ type Syncer struct {
 	db       *storage.DB
 	rooms    *roomserver.Roomserver
 	notifier *Notifier
+	typing   *Typing
 	log      logrus.FieldLogger
 }
 
 // NewSyncer returns a Syncer.
 func NewSyncer(deps Deps) (*Syncer, error) {
-	if deps.DB == nil || deps.Rooms == nil || deps.Notifier == nil || deps.Log == nil {
-		return nil, errors.New("syncapi: DB, Rooms, Notifier and Log are required")
+	if deps.DB == nil || deps.Rooms == nil || deps.Notifier == nil || deps.Typing == nil || deps.Log == nil {
+		return nil, errors.New("syncapi: DB, Rooms, Notifier, Typing and Log are required")
 	}
-	return &Syncer{db: deps.DB, rooms: deps.Rooms, notifier: deps.Notifier, log: deps.Log}, nil
+	return &Syncer{db: deps.DB, rooms: deps.Rooms, notifier: deps.Notifier, typing: deps.Typing, log: deps.Log}, nil
 }
 
 // Request is a parsed /sync request.
@@ -84,8 +86,14 @@ func (s *Syncer) positions(ctx context.Context) (StreamToken, error) {
 	if t.Events, err = s.db.StreamPos(ctx, "events"); err != nil {
 		return t, err
 	}
-	t.AccountData, err = s.db.StreamPos(ctx, "account_data")
-	return t, err
+	if t.AccountData, err = s.db.StreamPos(ctx, "account_data"); err != nil {
+		return t, err
+	}
+	if t.Receipts, err = s.db.StreamPos(ctx, "receipts"); err != nil {
+		return t, err
+	}
+	t.Typing = s.typing.Pos()
+	return t, nil
 }
 
 // syncRun is one computation of a response.
@@ -157,6 +165,10 @@ func (run *syncRun) rooms(ctx context.Context, roomData map[string][]accountData
 			active[a.RoomID] = true
 		}
 	}
+	ephemeral, err := run.ephemeral(ctx, memberships)
+	if err != nil {
+		return nil, err
+	}
 	out := &Rooms{Join: map[string]*JoinedRoom{}, Invite: map[string]*InvitedRoom{}, Leave: map[string]*LeftRoom{}}
 	for _, m := range memberships {
 		if !run.roomAllowed(m.RoomID) || m.StreamPos > run.to.Events {
@@ -165,13 +177,15 @@ func (run *syncRun) rooms(ctx context.Context, roomData map[string][]accountData
 		changed := !run.initial && m.StreamPos > run.since.Events
 		switch m.Membership.Membership {
 		case spec.Join:
-			if !run.initial && !active[m.RoomID] && !changed && !run.req.FullState && roomData[m.RoomID] == nil {
+			if !run.initial && !active[m.RoomID] && !changed && !run.req.FullState && roomData[m.RoomID] == nil &&
+				ephemeral[m.RoomID] == nil {
 				continue
 			}
 			jr, err := run.joined(ctx, m.RoomID, changed, roomData[m.RoomID])
 			if err != nil {
 				return nil, err
 			}
+			jr.Ephemeral = eventList(ephemeral[m.RoomID])
 			out.Join[m.RoomID] = jr
 		case spec.Invite:
 			if run.initial || changed {

@@ -30,10 +30,21 @@ func ParsePaginationToken(token string) (pos int64, ok bool) {
 type StreamToken struct {
 	Events      int64
 	AccountData int64
+	Receipts    int64
+	Typing      int64 // in memory: restarts at 0 with the server
 }
 
 func (t StreamToken) String() string {
-	return "s" + strconv.FormatInt(t.Events, 10) + "_" + strconv.FormatInt(t.AccountData, 10)
+	parts := []int64{t.Events, t.AccountData, t.Receipts, t.Typing}
+	var b strings.Builder
+	b.WriteByte('s')
+	for i, p := range parts {
+		if i > 0 {
+			b.WriteByte('_')
+		}
+		b.WriteString(strconv.FormatInt(p, 10))
+	}
+	return b.String()
 }
 
 // ParseStreamToken reads a /sync token; ok is false if it is malformed.
@@ -42,7 +53,7 @@ func ParseStreamToken(s string) (t StreamToken, ok bool) {
 	if !found || rest == "" {
 		return t, false
 	}
-	fields := []*int64{&t.Events, &t.AccountData}
+	fields := []*int64{&t.Events, &t.AccountData, &t.Receipts, &t.Typing}
 	parts := strings.Split(rest, "_")
 	if len(parts) > len(fields) {
 		return t, false
@@ -55,9 +66,4 @@ func ParseStreamToken(s string) (t StreamToken, ok bool) {
 		*fields[i] = n
 	}
 	return t, true
-}
-
-// After reports whether any position of t is past since's.
-func (t StreamToken) After(since StreamToken) bool {
-	return t.Events > since.Events || t.AccountData > since.AccountData
 }

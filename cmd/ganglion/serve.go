@@ -62,6 +62,7 @@ type server struct {
 	log      *logrus.Logger
 	db       *storage.DB
 	notifier *syncapi.Notifier
+	typing   *syncapi.Typing
 	api      *clientapi.API
 	http     *http.Server
 }
@@ -91,18 +92,21 @@ func newServer(ctx context.Context, cfg *config.Config, log *logrus.Logger) (*se
 		return nil, err
 	}
 	rooms.Subscribe(notifier)
-	syncer, err := syncapi.NewSyncer(syncapi.Deps{DB: db, Rooms: rooms, Notifier: notifier, Log: log})
+	typing := syncapi.NewTyping(notifier, db.Now)
+	syncer, err := syncapi.NewSyncer(syncapi.Deps{DB: db, Rooms: rooms, Notifier: notifier, Typing: typing, Log: log})
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	api, err := clientapi.New(cfg, clientapi.Deps{DB: db, Rooms: rooms, Syncer: syncer, Notifier: notifier, Log: log})
+	api, err := clientapi.New(cfg, clientapi.Deps{
+		DB: db, Rooms: rooms, Syncer: syncer, Notifier: notifier, Typing: typing, Log: log,
+	})
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
 	return &server{
-		cfg: cfg, log: log, db: db, notifier: notifier, api: api,
+		cfg: cfg, log: log, db: db, notifier: notifier, typing: typing, api: api,
 		http: &http.Server{
 			Handler:           api,
 			ReadHeaderTimeout: 10 * time.Second,
@@ -117,8 +121,9 @@ func newServer(ctx context.Context, cfg *config.Config, log *logrus.Logger) (*se
 func (s *server) run(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	loops := make(chan error, 1)
+	loops := make(chan error, 2)
 	go func() { loops <- s.api.Run(ctx) }()
+	go func() { loops <- s.typing.Run(ctx) }()
 
 	s.log.WithFields(logrus.Fields{
 		"address":      ln.Addr().String(),
@@ -145,7 +150,7 @@ func (s *server) run(ctx context.Context, ln net.Listener) error {
 		err = errors.Join(err, shutErr)
 	}
 	cancel()
-	err = errors.Join(err, <-loops)
+	err = errors.Join(err, <-loops, <-loops)
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
