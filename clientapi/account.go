@@ -28,7 +28,7 @@ func (a *API) logoutAll(w http.ResponseWriter, r *http.Request, s *Session) erro
 	var deleted []string
 	err := a.db.WithTx(r.Context(), func(ctx context.Context, tx *storage.Tx) error {
 		var err error
-		deleted, err = deleteOtherDevices(ctx, tx, s.Localpart, "")
+		deleted, err = a.deleteOtherDevices(ctx, tx, s.Localpart, "")
 		return err
 	})
 	if err != nil {
@@ -47,7 +47,7 @@ func (a *API) deleteDevicesOf(ctx context.Context, localpart string, ids []strin
 				return err
 			}
 		}
-		return tx.DeleteDevices(ctx, localpart, ids)
+		return a.removeDevices(ctx, tx, localpart, ids)
 	})
 	if err != nil {
 		return err
@@ -56,15 +56,24 @@ func (a *API) deleteDevicesOf(ctx context.Context, localpart string, ids []strin
 	return nil
 }
 
+// removeDevices deletes devices with their tokens, keys and pending
+// to-device messages, inside the caller's transaction.
+func (a *API) removeDevices(ctx context.Context, tx *storage.Tx, localpart string, ids []string) error {
+	if err := tx.DeleteDevices(ctx, localpart, ids); err != nil {
+		return err
+	}
+	return tx.ForgetDevices(ctx, a.userID(localpart), ids)
+}
+
 // deleteOtherDevices deletes every device of a user except keep (may be "")
 // and returns the ids it deleted.
-func deleteOtherDevices(ctx context.Context, tx *storage.Tx, localpart, keep string) ([]string, error) {
+func (a *API) deleteOtherDevices(ctx context.Context, tx *storage.Tx, localpart, keep string) ([]string, error) {
 	ids, err := tx.DeviceIDs(ctx, localpart)
 	if err != nil {
 		return nil, err
 	}
 	ids = slices.DeleteFunc(ids, func(id string) bool { return id == keep })
-	return ids, tx.DeleteDevices(ctx, localpart, ids)
+	return ids, a.removeDevices(ctx, tx, localpart, ids)
 }
 
 // changePassword is POST /_matrix/client/v3/account/password.
@@ -103,7 +112,7 @@ func (a *API) changePassword(w http.ResponseWriter, r *http.Request, s *Session)
 			return nil
 		}
 		var err error
-		deleted, err = deleteOtherDevices(ctx, tx, s.Localpart, s.DeviceID)
+		deleted, err = a.deleteOtherDevices(ctx, tx, s.Localpart, s.DeviceID)
 		return err
 	})
 	if err != nil {
@@ -130,7 +139,14 @@ func (a *API) deactivate(w http.ResponseWriter, r *http.Request, s *Session) err
 		if err := consumeUIA(ctx, tx, sess); err != nil {
 			return err
 		}
-		return tx.DeactivateAccount(ctx, s.Localpart, req.Erase)
+		ids, err := tx.DeviceIDs(ctx, s.Localpart)
+		if err != nil {
+			return err
+		}
+		if err := tx.DeactivateAccount(ctx, s.Localpart, req.Erase); err != nil {
+			return err
+		}
+		return tx.ForgetDevices(ctx, s.UserID, ids)
 	})
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/ganglion/ganglion/clientapi/keys"
 	"github.com/ganglion/ganglion/config"
 	"github.com/ganglion/ganglion/roomserver"
 	"github.com/ganglion/ganglion/storage"
@@ -34,6 +35,7 @@ type API struct {
 	syncer      *syncapi.Syncer
 	notifier    *syncapi.Notifier
 	typingState *syncapi.Typing
+	keys        *keys.Keys
 	log         logrus.FieldLogger
 	passwords   *Passwords
 	sessions    *sessionCache
@@ -58,6 +60,7 @@ func New(cfg *config.Config, deps Deps) (*API, error) {
 		syncer:      deps.Syncer,
 		notifier:    deps.Notifier,
 		typingState: deps.Typing,
+		keys:        keys.New(deps.DB, deps.Notifier, cfg.ServerName),
 		log:         deps.Log,
 		passwords:   passwords,
 		sessions:    newSessionCache(),

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -180,6 +181,44 @@ func (db *DB) JoinedLocalMembers(ctx context.Context, serverName string) (map[st
 		if strings.HasSuffix(userID, ":"+serverName) { // LIKE's _ matches any character
 			out[roomID] = append(out[roomID], userID)
 		}
+	}
+	return out, rows.Err()
+}
+
+// MembershipChange is a membership event seen by a user.
+type MembershipChange struct {
+	UserID     string
+	Membership string
+}
+
+// MembershipChanges returns the membership events with positions in
+// (from, to] of the rooms the user has a membership in, oldest first.
+func (db *DB) MembershipChanges(ctx context.Context, userID string, from, to int64) ([]MembershipChange, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT e.json FROM events e
+		JOIN memberships m ON m.room_nid = e.room_nid AND m.user_id = $1
+		JOIN event_types t ON t.type_nid = e.type_nid
+		WHERE t.type = 'm.room.member' AND e.stream_pos > $2 AND e.stream_pos <= $3 AND e.status = 0
+		ORDER BY e.stream_pos`, userID, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("membership changes for %s: %w", userID, err)
+	}
+	defer rows.Close()
+	var out []MembershipChange
+	for rows.Next() {
+		var data string
+		if err := rows.Scan(&data); err != nil {
+			return nil, err
+		}
+		var ev struct {
+			StateKey string `json:"state_key"`
+			Content  struct {
+				Membership string `json:"membership"`
+			} `json:"content"`
+		}
+		if err := json.Unmarshal([]byte(data), &ev); err != nil {
+			return nil, err
+		}
+		out = append(out, MembershipChange{UserID: ev.StateKey, Membership: ev.Content.Membership})
 	}
 	return out, rows.Err()
 }

@@ -4,9 +4,21 @@ import "encoding/json"
 
 // Response is the body of /sync.
 type Response struct {
-	NextBatch   string     `json:"next_batch"`
-	AccountData *EventList `json:"account_data,omitempty"`
-	Rooms       *Rooms     `json:"rooms,omitempty"`
+	NextBatch   string       `json:"next_batch"`
+	AccountData *EventList   `json:"account_data,omitempty"`
+	Rooms       *Rooms       `json:"rooms,omitempty"`
+	ToDevice    *EventList   `json:"to_device,omitempty"`
+	DeviceLists *DeviceLists `json:"device_lists,omitempty"`
+	// Sent in every response: clients top their keys up from these.
+	OneTimeKeysCount       map[string]int `json:"device_one_time_keys_count"`
+	UnusedFallbackKeyTypes []string       `json:"device_unused_fallback_key_types"`
+}
+
+// DeviceLists names the users whose devices changed, and those the user
+// no longer shares a room with.
+type DeviceLists struct {
+	Changed []string `json:"changed,omitempty"`
+	Left    []string `json:"left,omitempty"`
 }
 
 // EventList is an object with a list of events.
@@ -72,7 +84,7 @@ type accountDataEvent struct {
 
 // empty reports whether the response carries nothing new.
 func (r *Response) empty() bool {
-	return r.AccountData == nil && r.Rooms == nil
+	return r.AccountData == nil && r.Rooms == nil && r.ToDevice == nil && r.DeviceLists == nil
 }
 
 func eventList[T any](events []T) EventList {

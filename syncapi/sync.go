@@ -41,6 +41,7 @@ func NewSyncer(deps Deps) (*Syncer, error) {
 // Request is a parsed /sync request.
 type Request struct {
 	UserID    string
+	DeviceID  string
 	Since     *StreamToken // nil: initial sync
 	Timeout   time.Duration
 	FullState bool
@@ -90,6 +91,12 @@ func (s *Syncer) positions(ctx context.Context) (StreamToken, error) {
 		return t, err
 	}
 	if t.Receipts, err = s.db.StreamPos(ctx, "receipts"); err != nil {
+		return t, err
+	}
+	if t.ToDevice, err = s.db.StreamPos(ctx, "to_device"); err != nil {
+		return t, err
+	}
+	if t.DeviceLists, err = s.db.StreamPos(ctx, "device_lists"); err != nil {
 		return t, err
 	}
 	t.Typing = s.typing.Pos()
@@ -145,6 +152,9 @@ func (s *Syncer) build(ctx context.Context, req Request, to StreamToken) (*Respo
 	}
 	if rooms != nil {
 		resp.Rooms = rooms
+	}
+	if err := run.e2ee(ctx, resp); err != nil {
+		return nil, err
 	}
 	return resp, nil
 }

@@ -32,10 +32,12 @@ type StreamToken struct {
 	AccountData int64
 	Receipts    int64
 	Typing      int64 // in memory: restarts at 0 with the server
+	ToDevice    int64
+	DeviceLists int64
 }
 
 func (t StreamToken) String() string {
-	parts := []int64{t.Events, t.AccountData, t.Receipts, t.Typing}
+	parts := []int64{t.Events, t.AccountData, t.Receipts, t.Typing, t.ToDevice, t.DeviceLists}
 	var b strings.Builder
 	b.WriteByte('s')
 	for i, p := range parts {
@@ -53,7 +55,7 @@ func ParseStreamToken(s string) (t StreamToken, ok bool) {
 	if !found || rest == "" {
 		return t, false
 	}
-	fields := []*int64{&t.Events, &t.AccountData, &t.Receipts, &t.Typing}
+	fields := []*int64{&t.Events, &t.AccountData, &t.Receipts, &t.Typing, &t.ToDevice, &t.DeviceLists}
 	parts := strings.Split(rest, "_")
 	if len(parts) > len(fields) {
 		return t, false

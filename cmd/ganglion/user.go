@@ -155,7 +155,10 @@ func (u userAdmin) setPassword(ctx context.Context, localpart, password string) 
 		if err != nil {
 			return err
 		}
-		return tx.DeleteDevices(ctx, localpart, ids)
+		if err := tx.DeleteDevices(ctx, localpart, ids); err != nil {
+			return err
+		}
+		return tx.ForgetDevices(ctx, u.userID(localpart), ids)
 	})
 	if err != nil {
 		return u.notFound(localpart, err)
@@ -177,7 +180,14 @@ func (u userAdmin) setAdmin(ctx context.Context, localpart string, admin bool) e
 
 func (u userAdmin) deactivate(ctx context.Context, localpart string, erase bool) error {
 	err := u.db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
-		return tx.DeactivateAccount(ctx, localpart, erase)
+		ids, err := tx.DeviceIDs(ctx, localpart)
+		if err != nil {
+			return err
+		}
+		if err := tx.DeactivateAccount(ctx, localpart, erase); err != nil {
+			return err
+		}
+		return tx.ForgetDevices(ctx, u.userID(localpart), ids)
 	})
 	if err != nil {
 		return u.notFound(localpart, err)
@@ -200,3 +210,5 @@ func (u userAdmin) notFound(localpart string, err error) error {
 	}
 	return err
 }
+
+func (u userAdmin) userID(localpart string) string { return "@" + localpart + ":" + u.cfg.ServerName }

@@ -1,0 +1,164 @@
+// Package keys is the end-to-end encryption key store of the client API:
+// device keys, one-time and fallback keys, cross-signing keys and their
+// signatures. The server checks what it can (ownership, signatures by the
+// device's own key, that identities never change) and otherwise stores and
+// relays keys exactly as clients signed them.
+package keys
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strings"
+
+	gmsl "github.com/matrix-org/gomatrixserverlib"
+
+	"github.com/ganglion/ganglion/internal/mxerr"
+	"github.com/ganglion/ganglion/storage"
+	"github.com/ganglion/ganglion/syncapi"
+)
+
+// Keys serves the key endpoints' logic.
+type Keys struct {
+	db         *storage.DB
+	notifier   *syncapi.Notifier
+	serverName string
+}
+
+// New returns the key store.
+func New(db *storage.DB, notifier *syncapi.Notifier, serverName string) *Keys {
+	return &Keys{db: db, notifier: notifier, serverName: serverName}
+}
+
+// deviceKeys is the part of uploaded device keys the server checks.
+type deviceKeys struct {
+	UserID     string                       `json:"user_id"`
+	DeviceID   string                       `json:"device_id"`
+	Algorithms []string                     `json:"algorithms"`
+	Keys       map[string]string            `json:"keys"`
+	Signatures map[string]map[string]string `json:"signatures"`
+}
+
+// UploadRequest is the body of POST /keys/upload.
+type UploadRequest struct {
+	DeviceKeys       json.RawMessage            `json:"device_keys"`
+	OneTimeKeys      map[string]json.RawMessage `json:"one_time_keys"`
+	FallbackKeys     map[string]json.RawMessage `json:"fallback_keys"`
+	UnstableFallback map[string]json.RawMessage `json:"org.matrix.msc2732.fallback_keys"`
+}
+
+// Upload stores a device's keys and returns its one-time key counts.
+func (k *Keys) Upload(ctx context.Context, userID, deviceID string, req UploadRequest) (map[string]int, error) {
+	var identity json.RawMessage
+	if len(req.DeviceKeys) > 0 && string(req.DeviceKeys) != "null" {
+		var err error
+		if identity, err = checkDeviceKeys(userID, deviceID, req.DeviceKeys); err != nil {
+			return nil, err
+		}
+	}
+	otks, err := parseKeys(req.OneTimeKeys)
+	if err != nil {
+		return nil, err
+	}
+	fallbacks := req.FallbackKeys
+	if fallbacks == nil {
+		fallbacks = req.UnstableFallback
+	}
+	fbs, err := parseKeys(fallbacks)
+	if err != nil {
+		return nil, err
+	}
+	var counts map[string]int
+	err = k.db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
+		if identity != nil {
+			changed, err := tx.PutDeviceKeys(ctx, userID, deviceID, identity)
+			if errors.Is(err, storage.ErrExists) {
+				return mxerr.InvalidParam("the device's identity keys cannot change")
+			}
+			if err != nil {
+				return err
+			}
+			if changed {
+				if _, err := tx.AddDeviceListChange(ctx, userID); err != nil {
+					return err
+				}
+			}
+		}
+		if err := tx.AddOneTimeKeys(ctx, userID, deviceID, otks); errors.Is(err, storage.ErrExists) {
+			return mxerr.InvalidParam("%v: a key with this id but other content was uploaded before", err)
+		} else if err != nil {
+			return err
+		}
+		for _, fb := range fbs {
+			if err := tx.SetFallbackKey(ctx, userID, deviceID, fb); err != nil {
+				return err
+			}
+		}
+		var err error
+		counts, err = tx.OneTimeKeyCounts(ctx, userID, deviceID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if identity != nil {
+		k.notifier.Wake(userID) // the user's other devices track it too
+	}
+	return counts, nil
+}
+
+// checkDeviceKeys checks uploaded device keys: for this user and device,
+// with an ed25519 and a curve25519 key of the device, signed by the
+// ed25519 key. It returns them in canonical form.
+func checkDeviceKeys(userID, deviceID string, raw json.RawMessage) (json.RawMessage, error) {
+	var dk deviceKeys
+	if err := json.Unmarshal(raw, &dk); err != nil {
+		return nil, mxerr.BadJSON("device_keys is malformed")
+	}
+	if dk.UserID != userID || dk.DeviceID != deviceID {
+		return nil, mxerr.InvalidParam("device_keys are for %s/%s, not this device", dk.UserID, dk.DeviceID)
+	}
+	if len(dk.Algorithms) == 0 || dk.Keys["curve25519:"+deviceID] == "" {
+		return nil, mxerr.InvalidParam("device_keys need algorithms and a curve25519 key of the device")
+	}
+	if err := verifySigned(userID, "ed25519:"+deviceID, dk.Keys["ed25519:"+deviceID], raw); err != nil {
+		return nil, err
+	}
+	canonical, err := gmsl.CanonicalJSON(raw)
+	if err != nil {
+		return nil, mxerr.BadJSON("device_keys is not valid JSON")
+	}
+	return canonical, nil
+}
+
+// verifySigned checks that message carries a valid signature by signer's
+// ed25519 key keyID whose public key is pubKey (unpadded base64).
+func verifySigned(signer, keyID, pubKey string, message []byte) error {
+	pub, err := base64.RawStdEncoding.DecodeString(strings.TrimRight(pubKey, "="))
+	if err != nil || len(pub) != ed25519.PublicKeySize {
+		return mxerr.InvalidParam("missing or malformed %s key", keyID)
+	}
+	if err := gmsl.VerifyJSON(signer, gmsl.KeyID(keyID), ed25519.PublicKey(pub), message); err != nil {
+		return mxerr.InvalidParam("signature by %s does not verify", keyID)
+	}
+	return nil
+}
+
+// parseKeys reads a map of "algorithm:id" to key objects.
+func parseKeys(keys map[string]json.RawMessage) ([]storage.OneTimeKey, error) {
+	out := make([]storage.OneTimeKey, 0, len(keys))
+	for id, raw := range keys {
+		alg, rest, ok := strings.Cut(id, ":")
+		if !ok || alg == "" || rest == "" {
+			return nil, mxerr.InvalidParam("key id %q is not algorithm:id", id)
+		}
+		canonical, err := gmsl.CanonicalJSON(raw)
+		if err != nil || len(canonical) == 0 || (canonical[0] != '{' && canonical[0] != '"') {
+			return nil, mxerr.BadJSON("key %s is malformed", id)
+		}
+		out = append(out, storage.OneTimeKey{KeyID: id, Algorithm: alg, JSON: canonical})
+	}
+	return out, nil
+}

@@ -1,0 +1,246 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// DeviceKeys returns the stored device keys of the user's devices (all of
+// them if deviceIDs is empty), by device id.
+func (db *DB) DeviceKeys(ctx context.Context, userID string, deviceIDs []string) (map[string]json.RawMessage, error) {
+	rows, err := db.read.QueryContext(ctx, "SELECT device_id, key_json FROM device_keys WHERE user_id = $1", userID)
+	if err != nil {
+		return nil, fmt.Errorf("device keys of %s: %w", userID, err)
+	}
+	defer rows.Close()
+	want := map[string]bool{}
+	for _, id := range deviceIDs {
+		want[id] = true
+	}
+	out := map[string]json.RawMessage{}
+	for rows.Next() {
+		var id, key string
+		if err := rows.Scan(&id, &key); err != nil {
+			return nil, err
+		}
+		if len(want) == 0 || want[id] {
+			out[id] = json.RawMessage(key)
+		}
+	}
+	return out, rows.Err()
+}
+
+// PutDeviceKeys stores a device's identity keys. Returns ErrExists if the
+// device has different keys already: a device's identity never changes.
+// changed reports whether anything was written.
+func (tx *Tx) PutDeviceKeys(ctx context.Context, userID, deviceID string, keys json.RawMessage) (changed bool, err error) {
+	var old string
+	err = tx.tx.QueryRowContext(ctx, "SELECT key_json FROM device_keys WHERE user_id = $1 AND device_id = $2",
+		userID, deviceID).Scan(&old)
+	switch {
+	case err == nil && old == string(keys):
+		return false, nil
+	case err == nil:
+		return false, ErrExists
+	case notFound(err) != ErrNotFound:
+		return false, err
+	}
+	_, err = tx.tx.ExecContext(ctx, "INSERT INTO device_keys (user_id, device_id, key_json) VALUES ($1, $2, $3)",
+		userID, deviceID, string(keys))
+	return err == nil, err
+}
+
+// OneTimeKey is a one-time or fallback key.
+type OneTimeKey struct {
+	KeyID     string // algorithm:id
+	Algorithm string
+	JSON      json.RawMessage
+}
+
+// AddOneTimeKeys stores one-time keys of a device. A key id stored before
+// with other content is refused with ErrExists; the same content again is
+// ignored.
+func (tx *Tx) AddOneTimeKeys(ctx context.Context, userID, deviceID string, keys []OneTimeKey) error {
+	for _, k := range keys {
+		var old string
+		err := tx.tx.QueryRowContext(ctx, `SELECT key_json FROM one_time_keys
+			WHERE user_id = $1 AND device_id = $2 AND key_id = $3`, userID, deviceID, k.KeyID).Scan(&old)
+		if err == nil {
+			if old != string(k.JSON) {
+				return fmt.Errorf("one-time key %s: %w", k.KeyID, ErrExists)
+			}
+			continue
+		}
+		if notFound(err) != ErrNotFound {
+			return err
+		}
+		if _, err := tx.tx.ExecContext(ctx, `INSERT INTO one_time_keys (user_id, device_id, key_id, algorithm, key_json)
+			VALUES ($1, $2, $3, $4, $5)`, userID, deviceID, k.KeyID, k.Algorithm, string(k.JSON)); err != nil {
+			return fmt.Errorf("insert one-time key: %w", err)
+		}
+	}
+	return nil
+}
+
+// SetFallbackKey stores a device's fallback key for its algorithm,
+// replacing the previous one, as unused.
+func (tx *Tx) SetFallbackKey(ctx context.Context, userID, deviceID string, k OneTimeKey) error {
+	_, err := tx.tx.ExecContext(ctx, `INSERT INTO fallback_keys (user_id, device_id, algorithm, key_id, key_json, used)
+		VALUES ($1, $2, $3, $4, $5, FALSE) ON CONFLICT (user_id, device_id, algorithm) DO UPDATE SET
+		key_id = excluded.key_id, key_json = excluded.key_json, used = FALSE`,
+		userID, deviceID, k.Algorithm, k.KeyID, string(k.JSON))
+	return err
+}
+
+// OneTimeKeyCounts counts a device's unclaimed one-time keys by algorithm.
+func (db *DB) OneTimeKeyCounts(ctx context.Context, userID, deviceID string) (map[string]int, error) {
+	return oneTimeKeyCounts(ctx, db.read, userID, deviceID)
+}
+
+// OneTimeKeyCounts is DB.OneTimeKeyCounts inside the transaction.
+func (tx *Tx) OneTimeKeyCounts(ctx context.Context, userID, deviceID string) (map[string]int, error) {
+	return oneTimeKeyCounts(ctx, tx.tx, userID, deviceID)
+}
+
+func oneTimeKeyCounts(ctx context.Context, q querier, userID, deviceID string) (map[string]int, error) {
+	rows, err := q.QueryContext(ctx, `SELECT algorithm, COUNT(*) FROM one_time_keys
+		WHERE user_id = $1 AND device_id = $2 GROUP BY algorithm`, userID, deviceID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var alg string
+		var n int
+		if err := rows.Scan(&alg, &n); err != nil {
+			return nil, err
+		}
+		out[alg] = n
+	}
+	return out, rows.Err()
+}
+
+// UnusedFallbackKeyTypes lists the algorithms of a device's fallback keys
+// that were not handed out yet.
+func (db *DB) UnusedFallbackKeyTypes(ctx context.Context, userID, deviceID string) ([]string, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT algorithm FROM fallback_keys
+		WHERE user_id = $1 AND device_id = $2 AND NOT used ORDER BY algorithm`, userID, deviceID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var alg string
+		if err := rows.Scan(&alg); err != nil {
+			return nil, err
+		}
+		out = append(out, alg)
+	}
+	return out, rows.Err()
+}
+
+// ClaimKey hands out one one-time key of the algorithm for the device,
+// deleting it, or, if none is left, the fallback key (marked used, kept).
+// Each one-time key is handed out exactly once, also when claims race.
+// Returns ErrNotFound if the device has neither.
+func (tx *Tx) ClaimKey(ctx context.Context, userID, deviceID, algorithm string) (OneTimeKey, error) {
+	for {
+		k := OneTimeKey{Algorithm: algorithm}
+		var data string
+		err := tx.tx.QueryRowContext(ctx, `SELECT key_id, key_json FROM one_time_keys
+			WHERE user_id = $1 AND device_id = $2 AND algorithm = $3 ORDER BY key_id LIMIT 1`,
+			userID, deviceID, algorithm).Scan(&k.KeyID, &data)
+		if errors.Is(notFound(err), ErrNotFound) {
+			return tx.claimFallback(ctx, userID, deviceID, algorithm)
+		}
+		if err != nil {
+			return k, err
+		}
+		res, err := tx.tx.ExecContext(ctx, `DELETE FROM one_time_keys
+			WHERE user_id = $1 AND device_id = $2 AND key_id = $3`, userID, deviceID, k.KeyID)
+		if err != nil {
+			return k, err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			k.JSON = json.RawMessage(data)
+			return k, nil
+		}
+		// Another claim took it first: try the next key.
+	}
+}
+
+func (tx *Tx) claimFallback(ctx context.Context, userID, deviceID, algorithm string) (OneTimeKey, error) {
+	k := OneTimeKey{Algorithm: algorithm}
+	var data string
+	err := tx.tx.QueryRowContext(ctx, `UPDATE fallback_keys SET used = TRUE
+		WHERE user_id = $1 AND device_id = $2 AND algorithm = $3 RETURNING key_id, key_json`,
+		userID, deviceID, algorithm).Scan(&k.KeyID, &data)
+	if err != nil {
+		return k, notFound(err)
+	}
+	k.JSON = json.RawMessage(data)
+	return k, nil
+}
+
+// DeleteDeviceKeys removes every key of a device (on logout or deletion).
+func (tx *Tx) DeleteDeviceKeys(ctx context.Context, userID, deviceID string) error {
+	for _, table := range []string{"device_keys", "one_time_keys", "fallback_keys"} {
+		if _, err := tx.tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE user_id = $1 AND device_id = $2",
+			userID, deviceID); err != nil {
+			return fmt.Errorf("delete %s: %w", table, err)
+		}
+	}
+	_, err := tx.tx.ExecContext(ctx, "DELETE FROM to_device_messages WHERE user_id = $1 AND device_id = $2",
+		userID, deviceID)
+	return err
+}
+
+// AddDeviceListChange records that a user's devices or cross-signing keys
+// changed, at a new position of the device_lists stream.
+func (tx *Tx) AddDeviceListChange(ctx context.Context, userID string) (int64, error) {
+	pos, err := tx.NextStreamPos(ctx, "device_lists")
+	if err != nil {
+		return 0, err
+	}
+	_, err = tx.tx.ExecContext(ctx, "INSERT INTO device_list_changes (stream_pos, user_id) VALUES ($1, $2)", pos, userID)
+	return pos, err
+}
+
+// DeviceListChanges returns the users whose devices changed in (from, to].
+func (db *DB) DeviceListChanges(ctx context.Context, from, to int64) ([]string, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT DISTINCT user_id FROM device_list_changes
+		WHERE stream_pos > $1 AND stream_pos <= $2`, from, to)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var u string
+		if err := rows.Scan(&u); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// ForgetDevices removes the keys and pending to-device messages of deleted
+// devices and records the change in the user's device list. Call it in the
+// transaction that deletes the devices.
+func (tx *Tx) ForgetDevices(ctx context.Context, userID string, deviceIDs []string) error {
+	if len(deviceIDs) == 0 {
+		return nil
+	}
+	for _, id := range deviceIDs {
+		if err := tx.DeleteDeviceKeys(ctx, userID, id); err != nil {
+			return err
+		}
+	}
+	_, err := tx.AddDeviceListChange(ctx, userID)
+	return err
+}

@@ -1,0 +1,155 @@
+package syncapi
+
+import (
+	"context"
+	"slices"
+
+	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"github.com/ganglion/ganglion/storage"
+)
+
+// maxToDevicePerSync bounds the to-device messages of one response; the
+// rest come with the next.
+const maxToDevicePerSync = 100
+
+// e2ee adds what encryption needs: to-device messages (deleted once the
+// client acknowledges them by syncing past them), device list changes, and
+// the device's key counts.
+func (run *syncRun) e2ee(ctx context.Context, resp *Response) error {
+	if err := run.toDevice(ctx, resp); err != nil {
+		return err
+	}
+	lists, err := run.deviceLists(ctx)
+	if err != nil {
+		return err
+	}
+	resp.DeviceLists = lists
+	if resp.OneTimeKeysCount, err = run.s.db.OneTimeKeyCounts(ctx, run.req.UserID, run.req.DeviceID); err != nil {
+		return err
+	}
+	resp.UnusedFallbackKeyTypes, err = run.s.db.UnusedFallbackKeyTypes(ctx, run.req.UserID, run.req.DeviceID)
+	return err
+}
+
+func (run *syncRun) toDevice(ctx context.Context, resp *Response) error {
+	if run.req.DeviceID == "" {
+		return nil
+	}
+	if run.since.ToDevice > 0 {
+		// Delete what the client acknowledged, if anything (a read first
+		// keeps most syncs free of writes).
+		acked, err := run.s.db.ToDeviceMessages(ctx, run.req.UserID, run.req.DeviceID, 0, run.since.ToDevice, 1)
+		if err != nil {
+			return err
+		}
+		if len(acked) > 0 {
+			err = run.s.db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
+				return tx.AckToDeviceMessages(ctx, run.req.UserID, run.req.DeviceID, run.since.ToDevice)
+			})
+		}
+		if err != nil {
+			return err
+		}
+	}
+	msgs, err := run.s.db.ToDeviceMessages(ctx, run.req.UserID, run.req.DeviceID, run.since.ToDevice, run.to.ToDevice, maxToDevicePerSync)
+	if err != nil || len(msgs) == 0 {
+		return err
+	}
+	events := make([]any, len(msgs))
+	for i, m := range msgs {
+		events[i] = map[string]any{"sender": m.Sender, "type": m.Type, "content": m.Content}
+	}
+	resp.ToDevice = &EventList{Events: events}
+	if len(msgs) == maxToDevicePerSync {
+		// Continue after the last one sent, not after the stream's end.
+		next := run.to
+		next.ToDevice = msgs[len(msgs)-1].StreamPos
+		resp.NextBatch = next.String()
+	}
+	return nil
+}
+
+// deviceLists reports users whose devices changed and who share a room
+// with the user (itself included), users who newly share a room (their
+// devices are new to the user), and users it no longer shares one with.
+func (run *syncRun) deviceLists(ctx context.Context) (*DeviceLists, error) {
+	if run.initial {
+		return nil, nil
+	}
+	shared, err := run.sharedUsers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	changed := map[string]bool{}
+	if run.to.DeviceLists > run.since.DeviceLists {
+		users, err := run.s.db.DeviceListChanges(ctx, run.since.DeviceLists, run.to.DeviceLists)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range users {
+			if shared[u] || u == run.req.UserID {
+				changed[u] = true
+			}
+		}
+	}
+	left := map[string]bool{}
+	if run.to.Events > run.since.Events {
+		moves, err := run.s.db.MembershipChanges(ctx, run.req.UserID, run.since.Events, run.to.Events)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range moves {
+			switch {
+			case m.UserID == run.req.UserID:
+			case m.Membership == spec.Join && shared[m.UserID]:
+				changed[m.UserID] = true
+			case m.Membership != spec.Join && !shared[m.UserID]:
+				left[m.UserID] = true
+			}
+		}
+	}
+	if len(changed)+len(left) == 0 {
+		return nil, nil
+	}
+	return &DeviceLists{Changed: sortedKeys(changed), Left: sortedKeys(left)}, nil
+}
+
+// sharedUsers are the users joined to a room the user is joined to.
+func (run *syncRun) sharedUsers(ctx context.Context) (map[string]bool, error) {
+	rooms, err := run.s.rooms.UserRooms(ctx, run.req.UserID, spec.Join)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, roomID := range rooms {
+		members, err := run.s.rooms.Members(ctx, roomID, spec.Join)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range members {
+			out[*m.StateKey()] = true
+		}
+	}
+	return out, nil
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// DeviceListChanges is /keys/changes: the device list changes for userID
+// between two sync tokens.
+func (s *Syncer) DeviceListChanges(ctx context.Context, userID string, from, to StreamToken) (DeviceLists, error) {
+	run := &syncRun{s: s, req: Request{UserID: userID}, since: from, to: to, filter: &Filter{}}
+	lists, err := run.deviceLists(ctx)
+	if err != nil || lists == nil {
+		return DeviceLists{}, err
+	}
+	return *lists, nil
+}
