@@ -82,6 +82,7 @@ func (a *API) routes() {
 	a.guest("GET "+v3+"/rooms/{roomId}/messages", a.remembered(a.messages))
 	a.guest("GET "+v3+"/joined_rooms", a.joinedRooms)
 	a.guest("GET "+v3+"/sync", a.sync)
+	a.guest("POST /_matrix/client/unstable/org.matrix.simplified_msc3575/sync", a.slidingSync)
 	a.guest("POST "+v3+"/keys/upload", a.uploadKeys)
 	a.guest("POST "+v3+"/keys/query", a.queryKeys)
 	a.guest("POST "+v3+"/keys/claim", a.claimKeys)

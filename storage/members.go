@@ -222,3 +222,42 @@ func (db *DB) MembershipChanges(ctx context.Context, userID string, from, to int
 	}
 	return out, rows.Err()
 }
+
+// RoomListEntry is a room in a user's room list with its activity.
+type RoomListEntry struct {
+	UserMembership
+	LastPos int64 // position of the room's newest timeline event
+	BumpPos int64 // position of its newest event of the bump types
+}
+
+// RoomList returns every room the user has a membership in, with the
+// positions of its latest activity and of its latest event of one of
+// bumpTypes (for sliding sync's bump_stamp).
+func (db *DB) RoomList(ctx context.Context, userID string, bumpTypes []TypeNID) ([]RoomListEntry, error) {
+	args := []any{userID}
+	inTypes := "0"
+	if len(bumpTypes) > 0 {
+		for _, t := range bumpTypes {
+			args = append(args, t)
+		}
+		inTypes = placeholdersFrom(2, len(bumpTypes))
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT m.room_nid, r.room_id, m.membership, m.event_nid, m.stream_pos,
+			COALESCE((SELECT MAX(e.stream_pos) FROM events e WHERE e.room_nid = m.room_nid), 0),
+			COALESCE((SELECT e.stream_pos FROM events e WHERE e.room_nid = m.room_nid AND e.stream_pos IS NOT NULL
+				AND e.type_nid IN (`+inTypes+`) ORDER BY e.stream_pos DESC LIMIT 1), 0)
+		FROM memberships m JOIN rooms r ON r.room_nid = m.room_nid WHERE m.user_id = $1`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("room list of %s: %w", userID, err)
+	}
+	defer rows.Close()
+	var out []RoomListEntry
+	for rows.Next() {
+		e := RoomListEntry{UserMembership: UserMembership{Membership: Membership{UserID: userID}}}
+		if err := rows.Scan(&e.Room, &e.RoomID, &e.Membership.Membership, &e.Event, &e.StreamPos, &e.LastPos, &e.BumpPos); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

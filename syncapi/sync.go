@@ -28,6 +28,7 @@ type Syncer struct {
 	notifier *Notifier
 	typing   *Typing
 	log      logrus.FieldLogger
+	conns    slidingConns
 }
 
 // NewSyncer returns a Syncer.
