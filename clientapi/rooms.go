@@ -169,15 +169,22 @@ func (a *API) joinRoomByID(w http.ResponseWriter, r *http.Request, s *Session) e
 
 // joinRoom is POST /_matrix/client/v3/join/{roomIdOrAlias}.
 func (a *API) joinRoom(w http.ResponseWriter, r *http.Request, s *Session) error {
-	target := r.PathValue("roomIdOrAlias")
-	if strings.HasPrefix(target, "#") {
-		roomID, err := a.resolveAlias(r.Context(), target)
-		if err != nil {
-			return err
-		}
-		target = roomID
+	roomID, err := a.resolveRoom(r, r.PathValue("roomIdOrAlias"))
+	if err != nil {
+		return err
 	}
-	return a.join(w, r, s, target)
+	return a.join(w, r, s, roomID)
+}
+
+// resolveRoom turns a room id or a local alias into a room id.
+func (a *API) resolveRoom(r *http.Request, target string) (string, error) {
+	if strings.HasPrefix(target, "#") {
+		return a.resolveAlias(r.Context(), target)
+	}
+	if !validRoomID(target) {
+		return "", mxerr.InvalidParam("invalid room id or alias")
+	}
+	return target, nil
 }
 
 func (a *API) join(w http.ResponseWriter, r *http.Request, s *Session, roomID string) error {
@@ -194,6 +201,16 @@ func (a *API) join(w http.ResponseWriter, r *http.Request, s *Session, roomID st
 	if err != nil {
 		return err
 	}
+	via, err := a.rooms.JoinAuthoriser(r.Context(), roomID, s.UserID)
+	if err != nil && !errors.Is(err, roomserver.ErrRoomNotFound) {
+		return err
+	}
+	if via != "" { // a restricted room the user may join through another room
+		var m map[string]any
+		_ = json.Unmarshal(content, &m)
+		m["join_authorised_via_users_server"] = via
+		content, _ = json.Marshal(m)
+	}
 	_, err = a.rooms.Send(r.Context(), roomserver.Proto{
 		RoomID: roomID, Sender: s.UserID, Type: spec.MRoomMember, StateKey: &s.UserID, Content: content,
 	})
@@ -204,6 +221,35 @@ func (a *API) join(w http.ResponseWriter, r *http.Request, s *Session, roomID st
 		return roomError(err)
 	}
 	a.unforget(r.Context(), s.UserID, roomID)
+	return ok(w, map[string]string{"room_id": roomID})
+}
+
+// knockRoom is POST /_matrix/client/v3/knock/{roomIdOrAlias}: ask to be
+// let into a room whose join rule allows knocking.
+func (a *API) knockRoom(w http.ResponseWriter, r *http.Request, s *Session) error {
+	var req struct {
+		Reason string `json:"reason"`
+	}
+	if err := a.decode(r, &req); err != nil {
+		return err
+	}
+	roomID, err := a.resolveRoom(r, r.PathValue("roomIdOrAlias"))
+	if err != nil {
+		return err
+	}
+	content, err := a.memberContent(r.Context(), s.Localpart, spec.Knock, req.Reason)
+	if err != nil {
+		return err
+	}
+	_, err = a.rooms.Send(r.Context(), roomserver.Proto{
+		RoomID: roomID, Sender: s.UserID, Type: spec.MRoomMember, StateKey: &s.UserID, Content: content,
+	})
+	if errors.Is(err, roomserver.ErrRoomNotFound) {
+		return mxerr.NotFound("room %s is not known to this server", roomID)
+	}
+	if err != nil {
+		return roomError(err)
+	}
 	return ok(w, map[string]string{"room_id": roomID})
 }
 

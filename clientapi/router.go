@@ -62,6 +62,8 @@ func (a *API) routes() {
 	a.guest("POST "+v3+"/rooms/{roomId}/join", a.joinRoomByID)
 	a.guest("POST "+v3+"/join/{roomIdOrAlias}", a.joinRoom)
 	a.guest("POST "+v3+"/rooms/{roomId}/leave", a.leaveRoom)
+	a.user("POST "+v3+"/knock/{roomIdOrAlias}", a.knockRoom)
+	a.user("POST "+v3+"/rooms/{roomId}/upgrade", a.upgradeRoom)
 	a.user("POST "+v3+"/rooms/{roomId}/forget", a.forgetRoom)
 	a.user("POST "+v3+"/rooms/{roomId}/invite", a.membershipOf("invite"))
 	a.user("POST "+v3+"/rooms/{roomId}/kick", a.membershipOf("leave"))
@@ -98,5 +100,6 @@ func (a *API) routes() {
 	a.guest("GET "+v1+"/rooms/{roomId}/relations/{eventId}/{relType}", a.relations)
 	a.guest("GET "+v1+"/rooms/{roomId}/relations/{eventId}/{relType}/{eventType}", a.relations)
 	a.guest("GET "+v1+"/rooms/{roomId}/threads", a.threads)
+	a.guest("GET "+v1+"/rooms/{roomId}/hierarchy", a.hierarchy)
 	a.guest("GET "+v1+"/rooms/{roomId}/timestamp_to_event", a.timestampToEvent)
 }

@@ -215,3 +215,10 @@ func (db *DB) roomsStateJSON(ctx context.Context, roomIDs []string, key StateKey
 	}
 	return rows.Err()
 }
+
+// MoveRoomAliases points every local alias of a room at another room (a
+// room upgrade).
+func (tx *Tx) MoveRoomAliases(ctx context.Context, fromRoom, toRoom string) error {
+	_, err := tx.tx.ExecContext(ctx, "UPDATE room_aliases SET room_id = $2 WHERE room_id = $1", fromRoom, toRoom)
+	return err
+}

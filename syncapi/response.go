@@ -31,6 +31,12 @@ type Rooms struct {
 	Join   map[string]*JoinedRoom  `json:"join,omitempty"`
 	Invite map[string]*InvitedRoom `json:"invite,omitempty"`
 	Leave  map[string]*LeftRoom    `json:"leave,omitempty"`
+	Knock  map[string]*KnockedRoom `json:"knock,omitempty"`
+}
+
+// KnockedRoom is a room the user knocked on.
+type KnockedRoom struct {
+	KnockState EventList `json:"knock_state"`
 }
 
 // JoinedRoom is a room the user is joined to.

@@ -180,7 +180,8 @@ func (run *syncRun) rooms(ctx context.Context, roomData map[string][]accountData
 	if err != nil {
 		return nil, err
 	}
-	out := &Rooms{Join: map[string]*JoinedRoom{}, Invite: map[string]*InvitedRoom{}, Leave: map[string]*LeftRoom{}}
+	out := &Rooms{Join: map[string]*JoinedRoom{}, Invite: map[string]*InvitedRoom{}, Leave: map[string]*LeftRoom{},
+		Knock: map[string]*KnockedRoom{}}
 	for _, m := range memberships {
 		if !run.roomAllowed(m.RoomID) || m.StreamPos > run.to.Events {
 			continue // changed after this response's positions: the next sync tells
@@ -198,13 +199,17 @@ func (run *syncRun) rooms(ctx context.Context, roomData map[string][]accountData
 			}
 			jr.Ephemeral = eventList(ephemeral[m.RoomID])
 			out.Join[m.RoomID] = jr
-		case spec.Invite:
+		case spec.Invite, spec.Knock:
 			if run.initial || changed {
 				ir, err := run.invited(ctx, m.RoomID)
 				if err != nil {
 					return nil, err
 				}
-				out.Invite[m.RoomID] = ir
+				if m.Membership.Membership == spec.Knock {
+					out.Knock[m.RoomID] = &KnockedRoom{KnockState: ir.InviteState}
+				} else {
+					out.Invite[m.RoomID] = ir
+				}
 			}
 		case spec.Leave, spec.Ban:
 			if changed || (run.initial && run.filter.Room != nil && run.filter.Room.IncludeLeave) {
@@ -216,7 +221,7 @@ func (run *syncRun) rooms(ctx context.Context, roomData map[string][]accountData
 			}
 		}
 	}
-	if len(out.Join)+len(out.Invite)+len(out.Leave) == 0 {
+	if len(out.Join)+len(out.Invite)+len(out.Leave)+len(out.Knock) == 0 {
 		return nil, nil
 	}
 	return out, nil
