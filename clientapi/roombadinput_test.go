@@ -1,0 +1,97 @@
+package clientapi_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// TestRoomBadInput: each bad room request gets the spec's error and changes
+// nothing.
+func TestRoomBadInput(t *testing.T) {
+	eachServer(t, nil, func(t *testing.T, s *testServer) {
+		alice := s.mustRegister(t, "alice", "alice password")
+		bob := s.mustRegister(t, "bob", "bob password")
+		r := s.do(t, "POST", v3+"/createRoom", alice.Token, map[string]any{"name": "Tools", "preset": "private_chat"})
+		wantOK(t, r)
+		room := url.PathEscape(r.str("room_id"))
+		send := func(tok, typ, txn string, content any) response {
+			return s.do(t, "PUT", v3+"/rooms/"+room+"/send/"+typ+"/"+txn, tok, content)
+		}
+
+		t.Run("ErrTooLarge", func(t *testing.T) {
+			big := map[string]string{"msgtype": "m.text", "body": strings.Repeat("x", 70000)}
+			wantErr(t, send(alice.Token, "m.room.message", "big", big), http.StatusRequestEntityTooLarge, "M_TOO_LARGE")
+		})
+		t.Run("ErrNotInRoom", func(t *testing.T) {
+			wantErr(t, send(bob.Token, "m.room.message", "t1", map[string]string{"body": "hi"}), http.StatusForbidden, "M_FORBIDDEN")
+		})
+		t.Run("ErrUnknownRoom", func(t *testing.T) {
+			r := s.do(t, "PUT", v3+"/rooms/"+url.PathEscape("!nope:test.local")+"/send/m.room.message/t", alice.Token, map[string]string{"body": "x"})
+			wantErr(t, r, http.StatusForbidden, "M_FORBIDDEN")
+		})
+		t.Run("ErrNotObject", func(t *testing.T) {
+			wantErr(t, send(alice.Token, "m.room.message", "t2", []int{1}), http.StatusBadRequest, "M_BAD_JSON")
+		})
+		t.Run("ErrStateKeyOfOtherUser", func(t *testing.T) {
+			r := s.do(t, "PUT", v3+"/rooms/"+room+"/state/org.example.pref/"+url.PathEscape(bob.ID), alice.Token, map[string]string{"a": "b"})
+			wantErr(t, r, http.StatusForbidden, "M_FORBIDDEN")
+		})
+		t.Run("ErrLongStateKey", func(t *testing.T) {
+			r := s.do(t, "PUT", v3+"/rooms/"+room+"/state/org.example.pref/"+strings.Repeat("k", 300), alice.Token, map[string]string{"a": "b"})
+			wantErr(t, r, http.StatusBadRequest, "M_INVALID_PARAM")
+		})
+		t.Run("ErrPowerLevel", func(t *testing.T) {
+			wantOK(t, s.do(t, "POST", v3+"/rooms/"+room+"/invite", alice.Token, map[string]string{"user_id": bob.ID}))
+			wantOK(t, s.do(t, "POST", v3+"/rooms/"+room+"/join", bob.Token, map[string]any{}))
+			r := s.do(t, "PUT", v3+"/rooms/"+room+"/state/m.room.name", bob.Token, map[string]string{"name": "mine"})
+			wantErr(t, r, http.StatusForbidden, "M_FORBIDDEN")
+			name := s.do(t, "GET", v3+"/rooms/"+room+"/state/m.room.name", alice.Token, nil)
+			if name.str("name") != "Tools" {
+				t.Errorf("name after the refused change: got %q, want Tools", name.str("name"))
+			}
+		})
+		t.Run("ErrUnsupportedVersion", func(t *testing.T) {
+			r := s.do(t, "POST", v3+"/createRoom", alice.Token, map[string]any{"room_version": "999"})
+			wantErr(t, r, http.StatusBadRequest, "M_UNSUPPORTED_ROOM_VERSION")
+		})
+		t.Run("ErrRoomInUse", func(t *testing.T) {
+			wantOK(t, s.do(t, "POST", v3+"/createRoom", alice.Token, map[string]any{"room_alias_name": "tools"}))
+			r := s.do(t, "POST", v3+"/createRoom", alice.Token, map[string]any{"room_alias_name": "tools"})
+			wantErr(t, r, http.StatusConflict, "M_ROOM_IN_USE")
+		})
+		t.Run("ErrBadAlias", func(t *testing.T) {
+			r := s.do(t, "POST", v3+"/createRoom", alice.Token, map[string]any{"room_alias_name": "bad alias:x"})
+			wantErr(t, r, http.StatusBadRequest, "M_INVALID_PARAM")
+		})
+		t.Run("ErrRedactUnknown", func(t *testing.T) {
+			r := s.do(t, "PUT", v3+"/rooms/"+room+"/redact/"+url.PathEscape("$unknown")+"/r1", alice.Token, map[string]any{})
+			wantErr(t, r, http.StatusNotFound, "M_NOT_FOUND")
+		})
+		// Two members change the same state at once: both are accepted in
+		// some order, and every reader sees the same current state.
+		t.Run("ConcurrentStateChange", func(t *testing.T) {
+			var wg sync.WaitGroup
+			results := make([]response, 2)
+			for i, who := range []string{alice.Token, alice.Token} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					results[i], _ = s.send(t.Context(), "PUT", v3+"/rooms/"+room+"/state/m.room.topic", who,
+						map[string]string{"topic": []string{"first", "second"}[i]}, nil)
+				}()
+			}
+			wg.Wait()
+			for _, r := range results {
+				wantOK(t, r)
+			}
+			a := s.do(t, "GET", v3+"/rooms/"+room+"/state/m.room.topic", alice.Token, nil)
+			b := s.do(t, "GET", v3+"/rooms/"+room+"/state/m.room.topic", bob.Token, nil)
+			if a.str("topic") == "" || a.str("topic") != b.str("topic") {
+				t.Errorf("topic after concurrent changes: alice sees %q, bob %q; want the same", a.str("topic"), b.str("topic"))
+			}
+		})
+	})
+}
