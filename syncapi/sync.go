@@ -176,6 +176,10 @@ func (run *syncRun) rooms(ctx context.Context, roomData map[string][]accountData
 			active[a.RoomID] = true
 		}
 	}
+	memberships, err = run.s.withoutForgotten(ctx, run.req.UserID, memberships)
+	if err != nil {
+		return nil, err
+	}
 	ephemeral, err := run.ephemeral(ctx, memberships)
 	if err != nil {
 		return nil, err
@@ -255,4 +259,24 @@ func localpartOf(userID string) string {
 		return ""
 	}
 	return u.Local()
+}
+
+// withoutForgotten drops the rooms the user forgot (they stay forgotten
+// only while the user's membership is the one it forgot them with).
+func (s *Syncer) withoutForgotten(ctx context.Context, userID string, ms []storage.UserMembership) ([]storage.UserMembership, error) {
+	forgotten, err := s.db.ForgottenRooms(ctx, userID)
+	if err != nil || len(forgotten) == 0 {
+		return ms, err
+	}
+	drop := map[string]bool{}
+	for _, id := range forgotten {
+		drop[id] = true
+	}
+	out := ms[:0:0]
+	for _, m := range ms {
+		if !drop[m.RoomID] {
+			out = append(out, m)
+		}
+	}
+	return out, nil
 }

@@ -157,5 +157,17 @@ func TestSync(t *testing.T) {
 		if len(quiet.Rooms.Join)+len(quiet.Rooms.Leave)+len(quiet.Rooms.Invite) != 0 {
 			t.Errorf("sync with nothing new: got rooms %+v, want none", quiet.Rooms)
 		}
+
+		// A left room shows with include_leave until it is forgotten.
+		includeLeave := `{"room":{"include_leave":true}}`
+		if _, ok := mustSync(t, bob, "", 0, includeLeave).Rooms.Leave[room.RoomID]; !ok {
+			t.Error("initial sync with include_leave: left room missing")
+		}
+		if _, err := bob.ForgetRoom(ctx, room.RoomID); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := mustSync(t, bob, "", 0, includeLeave).Rooms.Leave[room.RoomID]; ok {
+			t.Error("initial sync with include_leave: forgotten room still listed")
+		}
 	})
 }
