@@ -10,10 +10,13 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/ganglion/ganglion/clientapi/keys"
+	"github.com/ganglion/ganglion/clientapi/media"
+	"github.com/ganglion/ganglion/clientapi/presence"
 	"github.com/ganglion/ganglion/config"
 	"github.com/ganglion/ganglion/roomserver"
 	"github.com/ganglion/ganglion/storage"
 	"github.com/ganglion/ganglion/syncapi"
+	"github.com/ganglion/ganglion/syncapi/push"
 )
 
 // Deps are the collaborators of the client API.
@@ -23,6 +26,7 @@ type Deps struct {
 	Syncer   *syncapi.Syncer
 	Notifier *syncapi.Notifier
 	Typing   *syncapi.Typing
+	Push     *push.Evaluator
 	Log      logrus.FieldLogger
 }
 
@@ -35,7 +39,10 @@ type API struct {
 	syncer      *syncapi.Syncer
 	notifier    *syncapi.Notifier
 	typingState *syncapi.Typing
+	push        *push.Evaluator
 	keys        *keys.Keys
+	presence    *presence.Tracker
+	media       *media.Media
 	log         logrus.FieldLogger
 	passwords   *Passwords
 	sessions    *sessionCache
@@ -46,10 +53,15 @@ type API struct {
 
 // New builds the client API from the configuration.
 func New(cfg *config.Config, deps Deps) (*API, error) {
-	if deps.DB == nil || deps.Rooms == nil || deps.Syncer == nil || deps.Notifier == nil || deps.Typing == nil || deps.Log == nil {
-		return nil, errors.New("clientapi: DB, Rooms, Syncer, Notifier, Typing and Log are required")
+	if deps.DB == nil || deps.Rooms == nil || deps.Syncer == nil || deps.Notifier == nil || deps.Typing == nil ||
+		deps.Push == nil || deps.Log == nil {
+		return nil, errors.New("clientapi: DB, Rooms, Syncer, Notifier, Typing, Push and Log are required")
 	}
 	passwords, err := NewPasswords(cfg.Passwords)
+	if err != nil {
+		return nil, err
+	}
+	mediaRepo, err := media.New(media.Config{ServerName: cfg.ServerName, Media: cfg.Media}, media.Deps{DB: deps.DB, Log: deps.Log})
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +72,10 @@ func New(cfg *config.Config, deps Deps) (*API, error) {
 		syncer:      deps.Syncer,
 		notifier:    deps.Notifier,
 		typingState: deps.Typing,
+		push:        deps.Push,
 		keys:        keys.New(deps.DB, deps.Notifier, cfg.ServerName),
+		presence:    presence.New(deps.DB, deps.Notifier, cfg.Presence.Enabled),
+		media:       mediaRepo,
 		log:         deps.Log,
 		passwords:   passwords,
 		sessions:    newSessionCache(),
@@ -74,6 +89,9 @@ func New(cfg *config.Config, deps Deps) (*API, error) {
 
 // Run does the API's background work until ctx ends.
 func (a *API) Run(ctx context.Context) error {
+	mediaDone := make(chan error, 1)
+	go func() { mediaDone <- a.media.Run(ctx) }()
+	defer func() { <-mediaDone }()
 	sweep := time.NewTicker(time.Minute)
 	defer sweep.Stop()
 	for {
@@ -86,6 +104,7 @@ func (a *API) Run(ctx context.Context) error {
 			a.limiter.sweep()
 			a.sessions.sweep(a.db.Now())
 			a.expireUIASessions(ctx)
+			a.sweepPresence(ctx)
 		}
 	}
 }

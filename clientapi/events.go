@@ -22,7 +22,7 @@ func (a *API) sendEvent(w http.ResponseWriter, r *http.Request, s *Session) erro
 	}
 	sent, err := a.rooms.Send(r.Context(), roomserver.Proto{
 		RoomID: r.PathValue("roomId"), Sender: s.UserID, Type: r.PathValue("eventType"), Content: content,
-		Txn: &roomserver.TxnKey{Localpart: s.Localpart, DeviceID: s.DeviceID, TxnID: r.PathValue("txnId")},
+		Txn: txnKey(s, "send", r.PathValue("roomId"), r.PathValue("txnId")),
 	})
 	if err != nil {
 		return roomError(err)
@@ -66,7 +66,7 @@ func (a *API) redactEvent(w http.ResponseWriter, r *http.Request, s *Session) er
 	}
 	sent, err := a.rooms.Send(r.Context(), roomserver.Proto{
 		RoomID: r.PathValue("roomId"), Sender: s.UserID, Type: spec.MRoomRedaction, Redacts: target, Content: raw,
-		Txn: &roomserver.TxnKey{Localpart: s.Localpart, DeviceID: s.DeviceID, TxnID: r.PathValue("txnId")},
+		Txn: txnKey(s, "redact", r.PathValue("roomId"), r.PathValue("txnId")),
 	})
 	if err != nil {
 		return roomError(err)
@@ -171,6 +171,9 @@ func (a *API) getEvent(w http.ResponseWriter, r *http.Request, s *Session) error
 	if err != nil {
 		return err
 	}
+	if err := a.setTxnIDs(r.Context(), s, events); err != nil {
+		return err
+	}
 	return ok(w, events[0])
 }
 
@@ -211,9 +214,9 @@ func (a *API) getJoinedMembers(w http.ResponseWriter, r *http.Request, s *Sessio
 	if err != nil {
 		return roomError(err)
 	}
-	type joined struct {
-		DisplayName *string `json:"display_name,omitempty"`
-		AvatarURL   *string `json:"avatar_url,omitempty"`
+	type joined struct { // null when unset, as clients expect both keys
+		DisplayName *string `json:"display_name"`
+		AvatarURL   *string `json:"avatar_url"`
 	}
 	out := make(map[string]joined, len(members))
 	for _, ev := range members {

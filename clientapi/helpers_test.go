@@ -22,6 +22,7 @@ import (
 	"github.com/ganglion/ganglion/storage"
 	"github.com/ganglion/ganglion/storage/storagetest"
 	"github.com/ganglion/ganglion/syncapi"
+	"github.com/ganglion/ganglion/syncapi/push"
 )
 
 const (
@@ -87,21 +88,37 @@ func mustServer(t *testing.T, db *storage.DB, clock *storagetest.Clock, cfg *con
 		t.Fatal(err)
 	}
 	rooms.Subscribe(notifier)
-	typing := syncapi.NewTyping(notifier, db.Now)
-	syncer, err := syncapi.NewSyncer(syncapi.Deps{DB: db, Rooms: rooms, Notifier: notifier, Typing: typing, Log: log})
+	evaluator, err := push.New(context.Background(), cfg.ServerName, push.Deps{DB: db, Rooms: rooms, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	api, err := clientapi.New(cfg, clientapi.Deps{DB: db, Rooms: rooms, Syncer: syncer, Notifier: notifier, Typing: typing, Log: log})
+	rooms.Subscribe(evaluator)
+	typing := syncapi.NewTyping(notifier, db.Now)
+	syncer, err := syncapi.NewSyncer(syncapi.Deps{
+		DB: db, Rooms: rooms, Notifier: notifier, Typing: typing, Push: evaluator, Log: log, Presence: cfg.Presence.Enabled,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Media.Directory == "" {
+		cfg.Media.Directory = t.TempDir()
+	}
+	api, err := clientapi.New(cfg, clientapi.Deps{
+		DB: db, Rooms: rooms, Syncer: syncer, Notifier: notifier, Typing: typing, Push: evaluator, Log: log,
+	})
 	if err != nil {
 		t.Fatalf("clientapi.New: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		_ = api.Run(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		_ = evaluator.Run(ctx)
 	}()
 	srv := httptest.NewServer(api)
 	t.Cleanup(func() {

@@ -24,6 +24,7 @@ type messagesQuery struct {
 	from, to  int64 // 0: open
 	limit     int
 	filter    *syncapi.RoomEventFilter
+	ignored   syncapi.Ignored // senders whose events are left out
 }
 
 func parseMessagesQuery(r *http.Request) (messagesQuery, error) {
@@ -71,6 +72,9 @@ func parseMessagesQuery(r *http.Request) (messagesQuery, error) {
 func (a *API) messages(w http.ResponseWriter, r *http.Request, s *Session) error {
 	q, err := parseMessagesQuery(r)
 	if err != nil {
+		return err
+	}
+	if q.ignored, err = a.syncer.IgnoredUsers(r.Context(), s.UserID); err != nil {
 		return err
 	}
 	roomID := r.PathValue("roomId")
@@ -130,7 +134,7 @@ func (a *API) page(r *http.Request, s *Session, roomID string, q messagesQuery) 
 			cursor = nextCursor(ev, q.backwards)
 			if next < len(visible) && visible[next].EventID() == ev.EventID() {
 				next++
-				if q.filter.AllowsEvent(ev.Type(), string(ev.SenderID()), hasURL(ev.Content())) {
+				if q.filter.AllowsEvent(ev.Type(), string(ev.SenderID()), hasURL(ev.Content())) && !q.ignored.Hides(ev.PDU) {
 					out = append(out, ev)
 				}
 			}

@@ -8,7 +8,11 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"github.com/ganglion/ganglion/internal/logctx"
 	"github.com/ganglion/ganglion/internal/mxerr"
+	"github.com/ganglion/ganglion/roomserver"
 	"github.com/ganglion/ganglion/storage"
 )
 
@@ -116,5 +120,38 @@ func (a *API) putProfileField(w http.ResponseWriter, r *http.Request, s *Session
 	if err != nil {
 		return err
 	}
+	a.propagateProfile(r.Context(), s, field, value)
 	return ok(w, empty)
+}
+
+// propagateProfile sends a new membership event with the changed profile
+// field to every room the user is joined to, so that members see the new
+// name or avatar. A room that refuses it (power levels) keeps the old one.
+func (a *API) propagateProfile(ctx context.Context, s *Session, field string, value *string) {
+	rooms, err := a.rooms.UserRooms(ctx, s.UserID, spec.Join)
+	if err != nil {
+		logctx.From(ctx).WithError(err).Warn("list rooms for a profile change")
+		return
+	}
+	for _, roomID := range rooms {
+		member, err := a.rooms.StateEvent(ctx, roomID, spec.MRoomMember, s.UserID)
+		if err != nil {
+			continue
+		}
+		var content map[string]any
+		if json.Unmarshal(member.Content(), &content) != nil {
+			continue
+		}
+		if value == nil {
+			delete(content, field)
+		} else {
+			content[field] = *value
+		}
+		raw, _ := json.Marshal(content)
+		if _, err := a.rooms.Send(ctx, roomserver.Proto{
+			RoomID: roomID, Sender: s.UserID, Type: spec.MRoomMember, StateKey: &s.UserID, Content: raw,
+		}); err != nil {
+			logctx.From(ctx).WithError(err).WithField(logctx.FieldRoomID, roomID).Warn("send profile change to room")
+		}
+	}
 }

@@ -95,11 +95,17 @@ func (a *API) markRead(w http.ResponseWriter, r *http.Request, s *Session, marke
 	if err := a.requireJoined(r, s, roomID); err != nil {
 		return err
 	}
-	for _, eventID := range markers {
-		if _, err := a.visibleEvent(r, s, roomID, eventID); err != nil {
+	var readUpTo int64 // the furthest event a receipt marks read
+	for typ, eventID := range markers {
+		ev, err := a.visibleEvent(r, s, roomID, eventID)
+		if err != nil {
 			return err
 		}
+		if typ != receiptFullyRead {
+			readUpTo = max(readUpTo, ev.StreamPos)
+		}
 	}
+	a.push.WaitFor(r.Context(), readUpTo) // the notifications it reads are counted first
 	now := a.db.Now().UnixMilli()
 	err := a.db.WithTx(r.Context(), func(ctx context.Context, tx *storage.Tx) error {
 		for typ, eventID := range markers {
@@ -116,7 +122,11 @@ func (a *API) markRead(w http.ResponseWriter, r *http.Request, s *Session, marke
 				return err
 			}
 		}
-		return nil
+		if readUpTo == 0 {
+			return nil
+		}
+		_, err := tx.MarkNotificationsRead(ctx, s.UserID, roomID, threadID, readUpTo)
+		return err
 	})
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -188,16 +189,18 @@ func (a *API) resolveRoom(r *http.Request, target string) (string, error) {
 }
 
 func (a *API) join(w http.ResponseWriter, r *http.Request, s *Session, roomID string) error {
-	var req struct {
-		Reason string `json:"reason"`
-	}
+	var req map[string]json.RawMessage
 	if err := a.decode(r, &req); err != nil {
 		return err
+	}
+	var reason string
+	if raw, ok := req["reason"]; ok && json.Unmarshal(raw, &reason) != nil {
+		return mxerr.BadJSON("reason must be a string")
 	}
 	if !validRoomID(roomID) {
 		return mxerr.InvalidParam("invalid room id")
 	}
-	content, err := a.memberContent(r.Context(), s.Localpart, spec.Join, req.Reason)
+	content, err := a.memberContent(r.Context(), s.Localpart, spec.Join, reason)
 	if err != nil {
 		return err
 	}
@@ -205,11 +208,20 @@ func (a *API) join(w http.ResponseWriter, r *http.Request, s *Session, roomID st
 	if err != nil && !errors.Is(err, roomserver.ErrRoomNotFound) {
 		return err
 	}
+	var m map[string]any
+	if err := json.Unmarshal(content, &m); err != nil {
+		return fmt.Errorf("read member content: %w", err)
+	}
+	for k, v := range req { // custom content, as Synapse keeps it
+		if _, set := m[k]; !set && k != "third_party_signed" && k != "join_authorised_via_users_server" {
+			m[k] = v
+		}
+	}
 	if via != "" { // a restricted room the user may join through another room
-		var m map[string]any
-		_ = json.Unmarshal(content, &m)
 		m["join_authorised_via_users_server"] = via
-		content, _ = json.Marshal(m)
+	}
+	if content, err = json.Marshal(m); err != nil {
+		return fmt.Errorf("encode member content: %w", err)
 	}
 	_, err = a.rooms.Send(r.Context(), roomserver.Proto{
 		RoomID: roomID, Sender: s.UserID, Type: spec.MRoomMember, StateKey: &s.UserID, Content: content,
@@ -282,6 +294,15 @@ func (a *API) membershipOf(membership string) userFunc {
 			return mxerr.InvalidParam("invalid user id %q", req.UserID)
 		}
 		target := membership
+		if membership == spec.Leave { // a kick
+			current, err := a.rooms.Membership(r.Context(), r.PathValue("roomId"), req.UserID)
+			if err != nil {
+				return roomError(err)
+			}
+			if current != spec.Join && current != spec.Invite && current != spec.Knock {
+				return mxerr.Forbidden("%s is not in the room", req.UserID)
+			}
+		}
 		if membership == "unban" {
 			current, err := a.rooms.Membership(r.Context(), r.PathValue("roomId"), req.UserID)
 			if err != nil {

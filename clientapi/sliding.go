@@ -42,6 +42,11 @@ func (a *API) slidingSync(w http.ResponseWriter, r *http.Request, s *Session) er
 	if err := req.Validate(); err != nil {
 		return mxerr.InvalidParam("%v", err)
 	}
+	state, err := syncPresence(r, req.SetPresence)
+	if err != nil {
+		return err
+	}
+	a.syncedPresence(r, s, state)
 	resp, err := a.syncer.Sliding(r.Context(), s.UserID, s.DeviceID, req)
 	if errors.Is(err, syncapi.ErrUnknownPos) {
 		return mxerr.New(http.StatusBadRequest, "M_UNKNOWN_POS", "unknown position: start a new connection")

@@ -23,8 +23,16 @@ func (a *API) sync(w http.ResponseWriter, r *http.Request, s *Session) error {
 	if err != nil {
 		return err
 	}
+	state, err := syncPresence(r, "")
+	if err != nil {
+		return err
+	}
+	a.syncedPresence(r, s, state)
 	resp, err := a.syncer.Sync(r.Context(), req)
 	if err != nil {
+		return err
+	}
+	if err := a.setSyncTxnIDs(r.Context(), s, resp); err != nil {
 		return err
 	}
 	return ok(w, resp)

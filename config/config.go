@@ -34,8 +34,11 @@ type Config struct {
 	Log          Log          `yaml:"log"`
 	Rooms        Rooms        `yaml:"rooms"`
 	Media        Media        `yaml:"media"`
+	Presence     Presence     `yaml:"presence"`
 	HTTP         HTTP         `yaml:"http"`
 	WellKnown    WellKnown    `yaml:"well_known"`
+
+	UserDirectory UserDirectory `yaml:"user_directory"`
 }
 
 // Listeners are the addresses the server accepts connections on.
@@ -141,6 +144,30 @@ type Media struct {
 	Directory string `yaml:"directory"`
 	// Largest upload accepted, in bytes.
 	MaxUploadBytes int64 `yaml:"max_upload_bytes"`
+	// Total size of the files one user may upload, in bytes; 0 means
+	// unlimited. An upload past it is refused with M_FORBIDDEN.
+	QuotaBytes int64 `yaml:"quota_bytes"`
+	// Serve media on the deprecated unauthenticated endpoints
+	// (/_matrix/media/v3/download and /thumbnail). Off, they answer 404
+	// M_NOT_FOUND for all media, as the spec recommends since Matrix 1.12,
+	// and clients use the authenticated /_matrix/client/v1/media endpoints.
+	LegacyUnauthenticated bool `yaml:"legacy_unauthenticated"`
+	// IP ranges in CIDR notation ("10.20.0.0/16", "2001:db8::/32") that URL
+	// previews may fetch from although they are refused otherwise: by
+	// default private, loopback, link-local, multicast, unspecified and
+	// other special-purpose addresses, and those in preview_ip_deny.
+	PreviewIPAllow []string `yaml:"preview_ip_allow"`
+	// IP ranges in CIDR notation that URL previews must never fetch from,
+	// in addition to the special-purpose ranges always refused.
+	PreviewIPDeny []string `yaml:"preview_ip_deny"`
+}
+
+// Presence controls whether users see each other online.
+type Presence struct {
+	// Track and share presence (online, unavailable, offline, status
+	// messages) with the users who share a room. Off, nothing is stored or
+	// sent, and every user appears offline.
+	Enabled bool `yaml:"enabled"`
 }
 
 // HTTP controls request handling shared by all endpoints.
@@ -149,6 +176,14 @@ type HTTP struct {
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// Origins allowed to call the API from a browser ("*" for any).
 	CORSOrigins []string `yaml:"cors_origins"`
+}
+
+// UserDirectory controls whom POST /user_directory/search finds.
+type UserDirectory struct {
+	// Find every local user, as an organisation-wide address book. Off,
+	// users find only the users they share a room with and the members of
+	// public rooms (those anyone may join or read), as the spec requires.
+	SearchAllUsers bool `yaml:"search_all_users"`
 }
 
 // WellKnown sets what /.well-known/matrix/* answers.
@@ -187,7 +222,8 @@ func Default() *Config {
 		RateLimit:    RateLimit{Enabled: true, PerSecond: 10, Burst: 50},
 		Log:          Log{Level: "info", Format: "text"},
 		Rooms:        Rooms{DefaultVersion: "10"},
-		Media:        Media{MaxUploadBytes: 50 << 20},
+		Media:        Media{MaxUploadBytes: 50 << 20, PreviewIPAllow: []string{}, PreviewIPDeny: []string{}},
 		HTTP:         HTTP{MaxBodyBytes: 4 << 20, CORSOrigins: []string{"*"}},
+		Presence:     Presence{Enabled: true},
 	}
 }

@@ -37,7 +37,10 @@ func fullConfig() *Config {
 		RateLimit: RateLimit{Enabled: false, PerSecond: 0.1, Burst: 1},
 		Log:       Log{Level: "debug", Format: "json"},
 		Rooms:     Rooms{DefaultVersion: "11"},
-		Media:     Media{Directory: strings.Repeat("long directory name ", 20), MaxUploadBytes: 1},
+		Media: Media{
+			Directory: strings.Repeat("long directory name ", 20), MaxUploadBytes: 1, QuotaBytes: 1 << 30,
+			LegacyUnauthenticated: true, PreviewIPAllow: []string{"10.1.0.0/16", "fd00::/8"}, PreviewIPDeny: []string{"203.0.113.0/24"},
+		},
 		HTTP:      HTTP{MaxBodyBytes: 2048, CORSOrigins: []string{"https://a.example", "http://b.example:8080"}},
 		WellKnown: WellKnown{ClientBaseURL: "https://matrix.example.org", ServerDelegation: "matrix.example.org:443"},
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -32,6 +33,9 @@ func (c *Config) Validate() error {
 	p.oneOf("rooms.default_version", c.Rooms.DefaultVersion, "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12")
 	p.notEmpty("media.directory", c.Media.Directory)
 	p.positive("media.max_upload_bytes", c.Media.MaxUploadBytes)
+	p.atLeast("media.quota_bytes", c.Media.QuotaBytes, 0)
+	p.prefixes("media.preview_ip_allow", c.Media.PreviewIPAllow)
+	p.prefixes("media.preview_ip_deny", c.Media.PreviewIPDeny)
 	c.HTTP.validate(&p)
 	c.WellKnown.validate(&p)
 	return errors.Join(p...)
@@ -59,6 +63,15 @@ func (p *problems) positive(key string, n int64) {
 func (p *problems) atLeast(key string, n, least int64) {
 	if n < least {
 		p.add(key, "%d must be at least %d", n, least)
+	}
+}
+
+// prefixes checks a list of IP ranges in CIDR notation.
+func (p *problems) prefixes(key string, values []string) {
+	for i, v := range values {
+		if _, err := netip.ParsePrefix(v); err != nil {
+			p.add(fmt.Sprintf("%s[%d]", key, i), "%q is not an IP range such as \"10.0.0.0/8\"", v)
+		}
 	}
 }
 

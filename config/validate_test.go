@@ -66,6 +66,9 @@ func TestConfig_Validate(t *testing.T) {
 			{"CORS", func(c *Config) { c.HTTP.CORSOrigins = []string{"*", "https://a/path"} }, "http.cors_origins[1]:"},
 			{"MaxUpload", func(c *Config) { c.Media.MaxUploadBytes = 0 }, "media.max_upload_bytes:"},
 			{"MediaDir", func(c *Config) { c.Media.Directory = "" }, "media.directory:"},
+			{"Quota", func(c *Config) { c.Media.QuotaBytes = -1 }, "media.quota_bytes:"},
+			{"PreviewAllow", func(c *Config) { c.Media.PreviewIPAllow = []string{"10.0.0.0/8", "10.0.0.1"} }, "media.preview_ip_allow[1]:"},
+			{"PreviewDeny", func(c *Config) { c.Media.PreviewIPDeny = []string{"example.org"} }, "media.preview_ip_deny[0]:"},
 			{"ClientBaseURL", func(c *Config) { c.WellKnown.ClientBaseURL = "matrix.example.org" }, "well_known.client_base_url:"},
 			{"Delegation", func(c *Config) { c.WellKnown.ServerDelegation = "a b" }, "well_known.server_delegation:"},
 		} {

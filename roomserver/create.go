@@ -127,7 +127,9 @@ func createEvents(req CreateRequest, v gmsl.IRoomVersion) []Proto {
 		out = append(out, state(spec.MRoomName, "", map[string]any{"name": *req.Name}))
 	}
 	if req.Topic != nil {
-		out = append(out, state(spec.MRoomTopic, "", map[string]any{"topic": *req.Topic}))
+		out = append(out, state(spec.MRoomTopic, "", map[string]any{
+			"topic": *req.Topic, "m.topic": map[string]any{"m.text": []map[string]any{{"body": *req.Topic}}},
+		}))
 	}
 	for _, invitee := range req.Invites {
 		content := map[string]any{"membership": spec.Invite}

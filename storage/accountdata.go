@@ -67,3 +67,32 @@ func (db *DB) AccountDataSince(ctx context.Context, localpart string, since int6
 	}
 	return out, rows.Err()
 }
+
+// GlobalAccountData returns one type of global account data of each of the
+// accounts that have it, by localpart.
+func (db *DB) GlobalAccountData(ctx context.Context, localparts []string, typ string) (map[string]json.RawMessage, error) {
+	out := map[string]json.RawMessage{}
+	if len(localparts) == 0 {
+		return out, nil
+	}
+	args := []any{typ}
+	for _, l := range localparts {
+		args = append(args, l)
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT localpart, content FROM account_data
+		WHERE room_id = '' AND type = $1 AND localpart IN (`+placeholdersFrom(2, len(localparts))+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query account data %s: %w", typ, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var localpart, content string
+		if err := rows.Scan(&localpart, &content); err != nil {
+			return nil, err
+		}
+		if content != "" { // "" only inside an UpdateAccountData that has not committed
+			out[localpart] = json.RawMessage(content)
+		}
+	}
+	return out, rows.Err()
+}

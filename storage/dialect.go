@@ -15,4 +15,7 @@ type dialect interface {
 	isUniqueViolation(err error) bool
 	// lockMigrations serialises schema migrations across processes.
 	lockMigrations(ctx context.Context, tx *sql.Tx) error
+	// textSearch matches search_docs rows (as d) against full-text terms
+	// given as the placeholder param (see searchdialect.go).
+	textSearch(terms SearchTerms, param string) textMatch
 }

@@ -254,3 +254,10 @@ func (db *DB) ActiveRooms(ctx context.Context, userID string, from, to int64) ([
 	}
 	return out, rows.Err()
 }
+
+// EventsInStream returns up to limit accepted timeline events of every room
+// with stream positions in (after, upto], oldest first.
+func (db *DB) EventsInStream(ctx context.Context, after, upto int64, limit int) ([]Event, error) {
+	return queryEvents(ctx, db.read, selectEvent+` WHERE stream_pos > $1 AND stream_pos <= $2 AND status = 0
+		ORDER BY stream_pos LIMIT $3`, after, upto, limit)
+}

@@ -130,3 +130,14 @@ func placeholdersFrom(from, n int) string {
 	}
 	return b.String()
 }
+
+// RelationOf returns the relation an event has to another, or ErrNotFound
+// if it has none (or is not stored).
+func (db *DB) RelationOf(ctx context.Context, eventID string) (Relation, error) {
+	r := Relation{EventID: eventID}
+	err := db.read.QueryRowContext(ctx, `SELECT r.event_nid, r.room_nid, r.parent_id, r.rel_type, r.type, r.sender,
+			r.stream_pos
+		FROM event_relations r JOIN events e ON e.event_nid = r.event_nid WHERE e.event_id = $1`, eventID).
+		Scan(&r.Event, &r.Room, &r.ParentID, &r.RelType, &r.Type, &r.Sender, &r.StreamPos)
+	return r, notFound(err)
+}

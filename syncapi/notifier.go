@@ -120,3 +120,19 @@ func (n *Notifier) WakeRoom(roomID string) {
 		n.wakeLocked(user)
 	}
 }
+
+// WakeShared wakes the user and the joined local users of every room the
+// user is joined to, for changes that all of them see (presence).
+func (n *Notifier) WakeShared(user string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.wakeLocked(user)
+	for _, set := range n.members {
+		if _, ok := set[user]; !ok {
+			continue
+		}
+		for u := range set {
+			n.wakeLocked(u)
+		}
+	}
+}

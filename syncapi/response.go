@@ -9,6 +9,7 @@ type Response struct {
 	Rooms       *Rooms       `json:"rooms,omitempty"`
 	ToDevice    *EventList   `json:"to_device,omitempty"`
 	DeviceLists *DeviceLists `json:"device_lists,omitempty"`
+	Presence    *EventList   `json:"presence,omitempty"`
 	// Sent in every response: clients top their keys up from these.
 	OneTimeKeysCount       map[string]int `json:"device_one_time_keys_count"`
 	UnusedFallbackKeyTypes []string       `json:"device_unused_fallback_key_types"`
@@ -46,6 +47,10 @@ type JoinedRoom struct {
 	Timeline    Timeline  `json:"timeline"`
 	AccountData EventList `json:"account_data"`
 	Ephemeral   EventList `json:"ephemeral"`
+	// Always sent: clients clear a room's badge when its counts drop to 0.
+	UnreadNotifications UnreadCounts `json:"unread_notifications"`
+	// Per thread root, only with the filter's unread_thread_notifications.
+	UnreadThreadNotifications map[string]UnreadCounts `json:"unread_thread_notifications,omitempty"`
 }
 
 // Timeline is the timeline of a room in a /sync response.
@@ -90,7 +95,7 @@ type accountDataEvent struct {
 
 // empty reports whether the response carries nothing new.
 func (r *Response) empty() bool {
-	return r.AccountData == nil && r.Rooms == nil && r.ToDevice == nil && r.DeviceLists == nil
+	return r.AccountData == nil && r.Rooms == nil && r.ToDevice == nil && r.DeviceLists == nil && r.Presence == nil
 }
 
 func eventList[T any](events []T) EventList {

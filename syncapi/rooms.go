@@ -41,7 +41,7 @@ func (run *syncRun) timeline(ctx context.Context, roomID string, after, upto int
 	}
 	for i := len(visible) - 1; i >= 0; i-- {
 		ev := visible[i]
-		if f.AllowsEvent(ev.Type(), string(ev.SenderID()), false) {
+		if f.AllowsEvent(ev.Type(), string(ev.SenderID()), false) && !run.ignored.Hides(ev) {
 			w.events = append(w.events, ev)
 		}
 	}
@@ -75,6 +75,9 @@ func (run *syncRun) joined(ctx context.Context, roomID string, membershipChanged
 		return nil, err
 	}
 	jr.State = eventList(ToClientEvents(run.filterState(state, w, full), run.now))
+	if jr.UnreadNotifications, jr.UnreadThreadNotifications, err = run.unread(ctx, roomID); err != nil {
+		return nil, err
+	}
 	if full || hasMembershipEvent(w) {
 		if jr.Summary, err = run.summary(ctx, roomID); err != nil {
 			return nil, err

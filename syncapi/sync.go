@@ -10,6 +10,7 @@ import (
 
 	"github.com/ganglion/ganglion/roomserver"
 	"github.com/ganglion/ganglion/storage"
+	"github.com/ganglion/ganglion/syncapi/push"
 )
 
 // Deps are the collaborators of the Syncer.
@@ -18,7 +19,10 @@ type Deps struct {
 	Rooms    *roomserver.Roomserver
 	Notifier *Notifier
 	Typing   *Typing
+	Push     *push.Evaluator // counts unread notifications
 	Log      logrus.FieldLogger
+	// Presence: send m.presence events (the config's presence.enabled).
+	Presence bool
 }
 
 // Syncer answers /sync from storage by stream positions.
@@ -27,16 +31,20 @@ type Syncer struct {
 	rooms    *roomserver.Roomserver
 	notifier *Notifier
 	typing   *Typing
+	push     *push.Evaluator
 	log      logrus.FieldLogger
 	conns    slidingConns
+	presence bool
 }
 
 // NewSyncer returns a Syncer.
 func NewSyncer(deps Deps) (*Syncer, error) {
-	if deps.DB == nil || deps.Rooms == nil || deps.Notifier == nil || deps.Typing == nil || deps.Log == nil {
-		return nil, errors.New("syncapi: DB, Rooms, Notifier, Typing and Log are required")
+	if deps.DB == nil || deps.Rooms == nil || deps.Notifier == nil || deps.Typing == nil || deps.Push == nil ||
+		deps.Log == nil {
+		return nil, errors.New("syncapi: DB, Rooms, Notifier, Typing, Push and Log are required")
 	}
-	return &Syncer{db: deps.DB, rooms: deps.Rooms, notifier: deps.Notifier, typing: deps.Typing, log: deps.Log}, nil
+	return &Syncer{db: deps.DB, rooms: deps.Rooms, notifier: deps.Notifier, typing: deps.Typing, push: deps.Push, log: deps.Log,
+		presence: deps.Presence}, nil
 }
 
 // Request is a parsed /sync request.
@@ -100,6 +108,9 @@ func (s *Syncer) positions(ctx context.Context) (StreamToken, error) {
 	if t.DeviceLists, err = s.db.StreamPos(ctx, "device_lists"); err != nil {
 		return t, err
 	}
+	if t.Presence, err = s.db.StreamPos(ctx, "presence"); err != nil {
+		return t, err
+	}
 	t.Typing = s.typing.Pos()
 	return t, nil
 }
@@ -113,6 +124,7 @@ type syncRun struct {
 	initial bool
 	filter  *Filter
 	now     time.Time
+	ignored Ignored // senders whose events are left out
 }
 
 func (s *Syncer) build(ctx context.Context, req Request, to StreamToken) (*Response, error) {
@@ -124,6 +136,10 @@ func (s *Syncer) build(ctx context.Context, req Request, to StreamToken) (*Respo
 		run.filter = &Filter{}
 	}
 	resp := &Response{NextBatch: to.String()}
+	var err error
+	if run.ignored, err = s.IgnoredUsers(ctx, req.UserID); err != nil {
+		return nil, err
+	}
 	accountData, err := s.db.AccountDataSince(ctx, localpartOf(req.UserID), run.since.AccountData)
 	if err != nil {
 		return nil, err
@@ -143,6 +159,7 @@ func (s *Syncer) build(ctx context.Context, req Request, to StreamToken) (*Respo
 			roomData[d.RoomID] = append(roomData[d.RoomID], e)
 		}
 	}
+	global = run.withDefaultPushRules(global, accountData)
 	if len(global) > 0 {
 		list := eventList(global)
 		resp.AccountData = &list
@@ -155,6 +172,9 @@ func (s *Syncer) build(ctx context.Context, req Request, to StreamToken) (*Respo
 		resp.Rooms = rooms
 	}
 	if err := run.e2ee(ctx, resp); err != nil {
+		return nil, err
+	}
+	if err := run.presence(ctx, resp); err != nil {
 		return nil, err
 	}
 	return resp, nil
@@ -205,6 +225,11 @@ func (run *syncRun) rooms(ctx context.Context, roomData map[string][]accountData
 			out.Join[m.RoomID] = jr
 		case spec.Invite, spec.Knock:
 			if run.initial || changed {
+				if hidden, err := run.invitedByIgnored(ctx, m); err != nil {
+					return nil, err
+				} else if hidden {
+					continue
+				}
 				ir, err := run.invited(ctx, m.RoomID)
 				if err != nil {
 					return nil, err

@@ -14,8 +14,13 @@ import (
 func PaginationToken(pos int64) string { return "m" + strconv.FormatInt(pos, 10) }
 
 // ParsePaginationToken reads a pagination token; ok is false if it is
-// malformed.
+// malformed. A /sync next_batch token is accepted too, as the spec allows
+// for /messages' from: it names the position just after the events that
+// sync returned.
 func ParsePaginationToken(token string) (pos int64, ok bool) {
+	if st, isStream := ParseStreamToken(token); isStream {
+		return st.Events + 1, true
+	}
 	rest, found := strings.CutPrefix(token, "m")
 	if !found {
 		return 0, false
@@ -34,10 +39,11 @@ type StreamToken struct {
 	Typing      int64 // in memory: restarts at 0 with the server
 	ToDevice    int64
 	DeviceLists int64
+	Presence    int64
 }
 
 func (t StreamToken) String() string {
-	parts := []int64{t.Events, t.AccountData, t.Receipts, t.Typing, t.ToDevice, t.DeviceLists}
+	parts := []int64{t.Events, t.AccountData, t.Receipts, t.Typing, t.ToDevice, t.DeviceLists, t.Presence}
 	var b strings.Builder
 	b.WriteByte('s')
 	for i, p := range parts {
@@ -55,7 +61,7 @@ func ParseStreamToken(s string) (t StreamToken, ok bool) {
 	if !found || rest == "" {
 		return t, false
 	}
-	fields := []*int64{&t.Events, &t.AccountData, &t.Receipts, &t.Typing, &t.ToDevice, &t.DeviceLists}
+	fields := []*int64{&t.Events, &t.AccountData, &t.Receipts, &t.Typing, &t.ToDevice, &t.DeviceLists, &t.Presence}
 	parts := strings.Split(rest, "_")
 	if len(parts) > len(fields) {
 		return t, false

@@ -3,10 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"maunium.net/go/mautrix"
 
@@ -121,5 +125,72 @@ func BenchmarkLogin(b *testing.B) {
 			}
 		})
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "logins/s")
+	})
+}
+
+// TestBench_Scenarios runs each scenario of "ganglion bench" with tiny
+// sizes against an in-process server, twice for one of them (new user
+// names each run), with shared-secret and with open registration.
+func TestBench_Scenarios(t *testing.T) {
+	type want struct {
+		name     string
+		roomSize int
+		count    int
+	}
+	cases := []struct {
+		opts benchOptions
+		want []want
+	}{
+		{benchOptions{Scenario: "rooms", Users: 12, Rooms: 3, Messages: 2}, []want{{"send message", 0, 24}}},
+		{benchOptions{Scenario: "rooms", Users: 12, Rooms: 3, Messages: 2, Concurrency: 5}, []want{{"send message", 0, 24}}},
+		{benchOptions{Scenario: "oneroom", Users: 3, Messages: 2}, []want{{"send message", 3, 6}}},
+		{benchOptions{Scenario: "join", Users: 25, Requests: 4}, []want{{"join", 10, 4}, {"join", 25, 4}, {"get members", 25, 4}}},
+		{benchOptions{Scenario: "messages", Users: 2, Messages: 120, Requests: 10, Concurrency: 2},
+			[]want{{"messages page of 50", 2, 10}}},
+	}
+	eachDialect(t, func(t *testing.T, cfg *config.Config) {
+		srv, _ := startServer(t, cfg)
+		for i, c := range cases {
+			t.Run(fmt.Sprintf("OK/%s/%d", c.opts.Scenario, i), func(t *testing.T) {
+				o := c.opts
+				o.URL, o.PID, o.Timeout = srv.URL, os.Getpid(), 30*time.Second
+				if i%2 == 0 {
+					o.SharedSecret = string(cfg.Registration.SharedSecret)
+				}
+				rep, err := runBench(context.Background(), o, io.Discard)
+				if err != nil {
+					t.Fatalf("run: %v", err)
+				}
+				if len(rep.Errors) > 0 {
+					t.Errorf("got errors %q, want none", rep.Errors)
+				}
+				if rep.Server == nil || rep.Server.RSSKiB <= 0 || rep.Server.PeakRSSKiB < rep.Server.RSSKiB {
+					t.Errorf("got server memory %+v, want rss and a peak at least as large", rep.Server)
+				}
+				if len(rep.Results) != len(c.want) {
+					t.Fatalf("got %d results, want %d: %+v", len(rep.Results), len(c.want), rep.Results)
+				}
+				for j, w := range c.want {
+					r := rep.Results[j]
+					if r.Name != w.name || r.RoomSize != w.roomSize || r.Count != w.count || r.Errors != 0 {
+						t.Errorf("result %d: got %s size %d count %d errors %d, want %s size %d count %d errors 0",
+							j, r.Name, r.RoomSize, r.Count, r.Errors, w.name, w.roomSize, w.count)
+					}
+					if r.ServerCPU == nil || r.P50 <= 0 || r.P50 > r.P99 || r.P99 > r.Max {
+						t.Errorf("result %d: got cpu %v and latencies %v/%v/%v, want cpu and ordered latencies",
+							j, r.ServerCPU, r.P50, r.P99, r.Max)
+					}
+				}
+				if err := rep.writeTable(io.Discard); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+	})
+	t.Run("ErrScenario", func(t *testing.T) {
+		_, err := runBench(context.Background(), benchOptions{Scenario: "nope", URL: "http://127.0.0.1:1", Timeout: time.Second}, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "-scenario") {
+			t.Errorf("got %v, want an error about -scenario", err)
+		}
 	})
 }

@@ -5,6 +5,7 @@
 //	ganglion user create|password|admin|deactivate ...   manage accounts
 //	ganglion token create|list|delete ...     manage registration tokens
 //	ganglion complement                       run in the Complement test image
+//	ganglion bench -scenario NAME ...         load a running homeserver
 package main
 
 import (
@@ -25,6 +26,7 @@ commands:
   user             create users, reset passwords, grant admin, deactivate
   token            create, list and delete registration tokens
   complement       run as the Complement conformance test suite expects (in its image)
+  bench            load a running homeserver as clients do and report rates and latencies
 `
 
 func main() {
@@ -56,6 +58,8 @@ func run(ctx context.Context, args []string) error {
 		return tokenCommand(ctx, args[1:])
 	case "complement":
 		return complementCommand(ctx)
+	case "bench":
+		return benchCommand(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(os.Stdout, usage)
 		return nil

@@ -15,10 +15,12 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/ganglion/ganglion/clientapi"
+	"github.com/ganglion/ganglion/clientapi/search"
 	"github.com/ganglion/ganglion/config"
 	"github.com/ganglion/ganglion/roomserver"
 	"github.com/ganglion/ganglion/storage"
 	"github.com/ganglion/ganglion/syncapi"
+	"github.com/ganglion/ganglion/syncapi/push"
 )
 
 // serveCommand is "ganglion serve".
@@ -63,6 +65,8 @@ type server struct {
 	db       *storage.DB
 	notifier *syncapi.Notifier
 	typing   *syncapi.Typing
+	push     *push.Evaluator
+	indexer  *search.Indexer
 	api      *clientapi.API
 	http     *http.Server
 }
@@ -92,21 +96,35 @@ func newServer(ctx context.Context, cfg *config.Config, log *logrus.Logger) (*se
 		return nil, err
 	}
 	rooms.Subscribe(notifier)
+	evaluator, err := push.New(ctx, cfg.ServerName, push.Deps{DB: db, Rooms: rooms, Log: log})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	rooms.Subscribe(evaluator)
+	indexer, err := search.New(search.Deps{DB: db, Log: log})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	rooms.Subscribe(indexer)
 	typing := syncapi.NewTyping(notifier, db.Now)
-	syncer, err := syncapi.NewSyncer(syncapi.Deps{DB: db, Rooms: rooms, Notifier: notifier, Typing: typing, Log: log})
+	syncer, err := syncapi.NewSyncer(syncapi.Deps{
+		DB: db, Rooms: rooms, Notifier: notifier, Typing: typing, Push: evaluator, Log: log, Presence: cfg.Presence.Enabled,
+	})
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
 	api, err := clientapi.New(cfg, clientapi.Deps{
-		DB: db, Rooms: rooms, Syncer: syncer, Notifier: notifier, Typing: typing, Log: log,
+		DB: db, Rooms: rooms, Syncer: syncer, Notifier: notifier, Typing: typing, Push: evaluator, Log: log,
 	})
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
 	return &server{
-		cfg: cfg, log: log, db: db, notifier: notifier, typing: typing, api: api,
+		cfg: cfg, log: log, db: db, notifier: notifier, typing: typing, push: evaluator, indexer: indexer, api: api,
 		http: &http.Server{
 			Handler:           api,
 			ReadHeaderTimeout: 10 * time.Second,
@@ -121,9 +139,11 @@ func newServer(ctx context.Context, cfg *config.Config, log *logrus.Logger) (*se
 func (s *server) run(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	loops := make(chan error, 2)
+	loops := make(chan error, 4)
 	go func() { loops <- s.api.Run(ctx) }()
 	go func() { loops <- s.typing.Run(ctx) }()
+	go func() { loops <- s.push.Run(ctx) }()
+	go func() { loops <- s.indexer.Run(ctx) }()
 
 	s.log.WithFields(logrus.Fields{
 		"address":      ln.Addr().String(),
@@ -150,7 +170,7 @@ func (s *server) run(ctx context.Context, ln net.Listener) error {
 		err = errors.Join(err, shutErr)
 	}
 	cancel()
-	err = errors.Join(err, <-loops, <-loops)
+	err = errors.Join(err, <-loops, <-loops, <-loops, <-loops)
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

@@ -1,0 +1,133 @@
+package clientapi_test
+
+import (
+	"encoding/json"
+	"net/url"
+	"slices"
+	"testing"
+)
+
+// syncBody is the part of a /sync response the ignore tests read.
+type syncBody struct {
+	NextBatch string `json:"next_batch"`
+	Rooms     struct {
+		Join map[string]struct {
+			Timeline struct {
+				Events []json.RawMessage `json:"events"`
+			} `json:"timeline"`
+		} `json:"join"`
+		Invite map[string]json.RawMessage `json:"invite"`
+	} `json:"rooms"`
+}
+
+type eventSummary struct {
+	Type     string  `json:"type"`
+	Sender   string  `json:"sender"`
+	StateKey *string `json:"state_key"`
+	Content  struct {
+		Body string `json:"body"`
+	} `json:"content"`
+}
+
+func (s *testServer) mustSync(t *testing.T, u user, since string) syncBody {
+	t.Helper()
+	path := v3 + "/sync?timeout=0"
+	if since != "" {
+		path += "&since=" + url.QueryEscape(since)
+	}
+	r := s.do(t, "GET", path, u.Token, nil)
+	wantOK(t, r)
+	var body syncBody
+	if err := json.Unmarshal(r.Raw, &body); err != nil {
+		t.Fatal(err)
+	}
+	return body
+}
+
+// bodies returns the message bodies and the senders of state events.
+func bodies(t *testing.T, events []json.RawMessage) (messages, stateSenders []string) {
+	t.Helper()
+	for _, raw := range events {
+		var ev eventSummary
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.StateKey != nil {
+			stateSenders = append(stateSenders, ev.Sender)
+		} else if ev.Type == "m.room.message" {
+			messages = append(messages, ev.Content.Body)
+		}
+	}
+	return messages, stateSenders
+}
+
+func (s *testServer) say(t *testing.T, u user, roomID, txn, body string) {
+	t.Helper()
+	wantOK(t, s.do(t, "PUT", v3+"/rooms/"+url.PathEscape(roomID)+"/send/m.room.message/"+txn, u.Token,
+		map[string]any{"msgtype": "m.text", "body": body}))
+}
+
+func (s *testServer) ignore(t *testing.T, u user, ignored ...string) {
+	t.Helper()
+	list := map[string]any{}
+	for _, id := range ignored {
+		list[id] = map[string]any{}
+	}
+	wantOK(t, s.do(t, "PUT", v3+"/user/"+url.PathEscape(u.ID)+"/account_data/m.ignored_user_list", u.Token,
+		map[string]any{"ignored_users": list}))
+}
+
+// TestAPI_IgnoredUsers: messages of ignored users are left out of /sync and
+// /messages, their state events are not, their invites are not shown.
+func TestAPI_IgnoredUsers(t *testing.T) {
+	eachServer(t, nil, func(t *testing.T, s *testServer) {
+		alice := s.mustRegister(t, "alice", "alice password")
+		bob := s.mustRegister(t, "bob", "bob password")
+		carol := s.mustRegister(t, "carol", "carol password")
+		room := s.dirRoom(t, alice, map[string]any{"preset": "public_chat"})
+		s.dirJoin(t, bob, room)
+		s.dirJoin(t, carol, room)
+		s.ignore(t, alice, bob.ID)
+		s.say(t, bob, room, "b1", "from bob")
+		s.say(t, carol, room, "c1", "from carol")
+		bobsRoom := s.dirRoom(t, bob, map[string]any{"invite": []string{alice.ID}})
+		carolsRoom := s.dirRoom(t, carol, map[string]any{"invite": []string{alice.ID}})
+
+		first := s.mustSync(t, alice, "")
+		msgs, state := bodies(t, first.Rooms.Join[room].Timeline.Events)
+		if !slices.Equal(msgs, []string{"from carol"}) {
+			t.Errorf("alice's timeline: got messages %q, want only carol's", msgs)
+		}
+		if !slices.Contains(state, bob.ID) {
+			t.Errorf("alice's timeline: got state from %v, want bob's join (state events stay)", state)
+		}
+		if _, ok := first.Rooms.Invite[bobsRoom]; ok {
+			t.Error("alice sees bob's invite")
+		}
+		if _, ok := first.Rooms.Invite[carolsRoom]; !ok {
+			t.Error("alice does not see carol's invite")
+		}
+
+		r := s.do(t, "GET", v3+"/rooms/"+url.PathEscape(room)+"/messages?dir=b&limit=50", alice.Token, nil)
+		wantOK(t, r)
+		var page struct {
+			Chunk []json.RawMessage `json:"chunk"`
+		}
+		if err := json.Unmarshal(r.Raw, &page); err != nil {
+			t.Fatal(err)
+		}
+		if msgs, _ := bodies(t, page.Chunk); !slices.Equal(msgs, []string{"from carol"}) {
+			t.Errorf("/messages: got %q, want only carol's message", msgs)
+		}
+		if bobSees := s.mustSync(t, bob, ""); len(bobSees.Rooms.Join[room].Timeline.Events) == 0 {
+			t.Error("bob's own sync lost his room")
+		}
+
+		s.ignore(t, alice)
+		s.say(t, bob, room, "b2", "bob again")
+		next := s.mustSync(t, alice, first.NextBatch)
+		if msgs, _ := bodies(t, next.Rooms.Join[room].Timeline.Events); !slices.Equal(msgs, []string{"bob again"}) {
+			t.Errorf("after un-ignoring: got %q, want bob's new message", msgs)
+		}
+	})
+}

@@ -1,0 +1,75 @@
+package clientapi
+
+import (
+	"context"
+	"strings"
+
+	"github.com/ganglion/ganglion/roomserver"
+	"github.com/ganglion/ganglion/syncapi"
+)
+
+// txnKey is the transaction key of a send or a redaction. A client's
+// transaction ids are scoped to its device and the endpoint: the same id
+// in another room, or for a redaction, makes a new event.
+func txnKey(s *Session, endpoint, roomID, txnID string) *roomserver.TxnKey {
+	return &roomserver.TxnKey{Localpart: s.Localpart, DeviceID: s.DeviceID, TxnID: endpoint + "/" + roomID + "/" + txnID}
+}
+
+// clientTxnID returns the client's transaction id from the stored key of
+// an event in roomID.
+func clientTxnID(stored, roomID string) (string, bool) {
+	for _, endpoint := range []string{"send", "redact"} {
+		if id, ok := strings.CutPrefix(stored, endpoint+"/"+roomID+"/"); ok {
+			return id, true
+		}
+	}
+	return "", false
+}
+
+// setTxnIDs sets unsigned.transaction_id on the events that the session's
+// device sent, so that the client can match them to its local echo.
+func (a *API) setTxnIDs(ctx context.Context, s *Session, events []syncapi.ClientEvent) error {
+	var own []string
+	for _, ev := range events {
+		if ev.Sender == s.UserID {
+			own = append(own, ev.EventID)
+		}
+	}
+	if len(own) == 0 || s.DeviceID == "" {
+		return nil
+	}
+	txns, err := a.db.TxnIDs(ctx, s.Localpart, s.DeviceID, own)
+	if err != nil {
+		return err
+	}
+	for i := range events {
+		stored, ok := txns[events[i].EventID]
+		if !ok {
+			continue
+		}
+		if id, ok := clientTxnID(stored, events[i].RoomID); ok {
+			if err := events[i].SetUnsigned("transaction_id", id); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// setSyncTxnIDs is setTxnIDs for the timelines of a /sync response.
+func (a *API) setSyncTxnIDs(ctx context.Context, s *Session, resp *syncapi.Response) error {
+	if resp == nil || resp.Rooms == nil {
+		return nil
+	}
+	for _, room := range resp.Rooms.Join {
+		if err := a.setTxnIDs(ctx, s, room.Timeline.Events); err != nil {
+			return err
+		}
+	}
+	for _, room := range resp.Rooms.Leave {
+		if err := a.setTxnIDs(ctx, s, room.Timeline.Events); err != nil {
+			return err
+		}
+	}
+	return nil
+}

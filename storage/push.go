@@ -1,0 +1,253 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// MainThread is the thread id of a room's main timeline: every event that
+// is not part of a thread.
+const MainThread = "main"
+
+// Notification is an event a user was notified of by its push rules.
+type Notification struct {
+	UserID    string
+	StreamPos int64 // the event's position in the events stream
+	RoomID    string
+	EventID   string
+	ThreadID  string // the thread root's event id, or MainThread
+	Highlight bool
+	Actions   json.RawMessage // the matching rule's actions
+	TS        int64           // unix milliseconds, set by AddNotifications
+	Read      bool
+}
+
+// ThreadCounts are a user's unread notifications in one thread of a room.
+type ThreadCounts struct {
+	ThreadID   string
+	Notify     int64
+	Highlights int64
+}
+
+// notificationRows bounds the rows of one multi-row INSERT.
+const notificationRows = 100
+
+// AddNotifications stores unread notifications and adds them to their
+// users' counts. A user has at most one notification per event.
+func (tx *Tx) AddNotifications(ctx context.Context, ns []Notification) error {
+	type key struct{ user, room, thread string }
+	counts := map[key]*ThreadCounts{}
+	var keys []key // in first-seen order, so that statements are deterministic
+	for start := 0; start < len(ns); start += notificationRows {
+		chunk := ns[start:min(start+notificationRows, len(ns))]
+		args := make([]any, 0, len(chunk)*8)
+		values := make([]string, len(chunk))
+		for i, n := range chunk {
+			values[i] = "(" + placeholdersFrom(len(args)+1, 8) + ")"
+			args = append(args, n.UserID, n.StreamPos, n.RoomID, n.EventID, n.ThreadID, n.Highlight,
+				string(n.Actions), millis(tx.Now))
+			k := key{n.UserID, n.RoomID, n.ThreadID}
+			c := counts[k]
+			if c == nil {
+				c = &ThreadCounts{ThreadID: n.ThreadID}
+				counts[k] = c
+				keys = append(keys, k)
+			}
+			c.Notify++
+			if n.Highlight {
+				c.Highlights++
+			}
+		}
+		if _, err := tx.tx.ExecContext(ctx, `INSERT INTO notifications
+			(user_id, stream_pos, room_id, event_id, thread_id, highlight, actions, ts)
+			VALUES `+strings.Join(values, ", "), args...); err != nil {
+			return fmt.Errorf("insert notifications: %w", err)
+		}
+	}
+	for start := 0; start < len(keys); start += notificationRows {
+		chunk := keys[start:min(start+notificationRows, len(keys))]
+		args := make([]any, 0, len(chunk)*5)
+		values := make([]string, len(chunk))
+		for i, k := range chunk {
+			values[i] = "(" + placeholdersFrom(len(args)+1, 5) + ")"
+			args = append(args, k.user, k.room, k.thread, counts[k].Notify, counts[k].Highlights)
+		}
+		if _, err := tx.tx.ExecContext(ctx, `INSERT INTO notification_counts
+			(user_id, room_id, thread_id, notification_count, highlight_count) VALUES `+strings.Join(values, ", ")+`
+			ON CONFLICT (user_id, room_id, thread_id) DO UPDATE SET
+			notification_count = notification_counts.notification_count + excluded.notification_count,
+			highlight_count = notification_counts.highlight_count + excluded.highlight_count`, args...); err != nil {
+			return fmt.Errorf("add notification counts: %w", err)
+		}
+	}
+	return nil
+}
+
+// MarkNotificationsRead marks a user's notifications in a room read up to
+// and including stream position upto, in one thread (threadID "" for
+// every thread), and subtracts them from the counts. It returns how many
+// it marked.
+func (tx *Tx) MarkNotificationsRead(ctx context.Context, userID, roomID, threadID string, upto int64) (int, error) {
+	rows, err := tx.tx.QueryContext(ctx, `UPDATE notifications SET is_read = TRUE
+		WHERE user_id = $1 AND room_id = $2 AND stream_pos <= $3 AND NOT is_read AND ($4 = '' OR thread_id = $4)
+		RETURNING thread_id, highlight`, userID, roomID, upto, threadID)
+	if err != nil {
+		return 0, fmt.Errorf("mark notifications read: %w", err)
+	}
+	marked := map[string]*ThreadCounts{}
+	var threads []string
+	n := 0
+	for rows.Next() {
+		var (
+			thread    string
+			highlight bool
+		)
+		if err := rows.Scan(&thread, &highlight); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		c := marked[thread]
+		if c == nil {
+			c = &ThreadCounts{ThreadID: thread}
+			marked[thread] = c
+			threads = append(threads, thread)
+		}
+		c.Notify++
+		if highlight {
+			c.Highlights++
+		}
+		n++
+	}
+	if err := rows.Close(); err != nil {
+		return 0, err
+	}
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	for _, thread := range threads {
+		c := marked[thread]
+		if _, err := tx.tx.ExecContext(ctx, `UPDATE notification_counts SET
+			notification_count = notification_count - $4, highlight_count = highlight_count - $5
+			WHERE user_id = $1 AND room_id = $2 AND thread_id = $3`,
+			userID, roomID, thread, c.Notify, c.Highlights); err != nil {
+			return 0, fmt.Errorf("subtract notification counts: %w", err)
+		}
+	}
+	if n > 0 {
+		if _, err := tx.tx.ExecContext(ctx, `DELETE FROM notification_counts
+			WHERE user_id = $1 AND room_id = $2 AND notification_count <= 0`, userID, roomID); err != nil {
+			return 0, fmt.Errorf("drop notification counts: %w", err)
+		}
+	}
+	return n, nil
+}
+
+// NotificationCounts returns a user's unread notification counts in a
+// room, per thread, in no particular order; threads without any are left
+// out.
+func (db *DB) NotificationCounts(ctx context.Context, userID, roomID string) ([]ThreadCounts, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT thread_id, notification_count, highlight_count
+		FROM notification_counts WHERE user_id = $1 AND room_id = $2 AND notification_count > 0`, userID, roomID)
+	if err != nil {
+		return nil, fmt.Errorf("notification counts of %s: %w", userID, err)
+	}
+	defer rows.Close()
+	var out []ThreadCounts
+	for rows.Next() {
+		var c ThreadCounts
+		if err := rows.Scan(&c.ThreadID, &c.Notify, &c.Highlights); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Notifications returns up to limit of a user's notifications with stream
+// positions before position before (0: open), newest first; only
+// highlights if onlyHighlight.
+func (db *DB) Notifications(ctx context.Context, userID string, before int64, limit int, onlyHighlight bool) ([]Notification, error) {
+	if before <= 0 {
+		before = 1<<63 - 1
+	}
+	query := `SELECT stream_pos, room_id, event_id, thread_id, highlight, actions, ts, is_read FROM notifications
+		WHERE user_id = $1 AND stream_pos < $2`
+	if onlyHighlight {
+		query += " AND highlight"
+	}
+	rows, err := db.read.QueryContext(ctx, query+" ORDER BY stream_pos DESC LIMIT $3", userID, before, limit)
+	if err != nil {
+		return nil, fmt.Errorf("notifications of %s: %w", userID, err)
+	}
+	defer rows.Close()
+	var out []Notification
+	for rows.Next() {
+		n := Notification{UserID: userID}
+		var actions string
+		if err := rows.Scan(&n.StreamPos, &n.RoomID, &n.EventID, &n.ThreadID, &n.Highlight, &actions, &n.TS,
+			&n.Read); err != nil {
+			return nil, err
+		}
+		n.Actions = json.RawMessage(actions)
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// PushStream names the streams row that holds how far the push evaluator
+// has processed the events stream.
+const PushStream = "push"
+
+// LockPushPos returns the push evaluator's position and locks it until the
+// transaction ends, so that evaluators of several processes on one
+// database take turns and each sees where the other stopped.
+func (tx *Tx) LockPushPos(ctx context.Context) (int64, error) {
+	var pos int64
+	err := tx.tx.QueryRowContext(ctx, "UPDATE streams SET pos = pos WHERE name = $1 RETURNING pos", PushStream).
+		Scan(&pos)
+	if err != nil {
+		return 0, fmt.Errorf("lock push position: %w", notFound(err))
+	}
+	return pos, nil
+}
+
+// SetPushPos records that every event up to stream position pos has been
+// evaluated. The position never moves back.
+func (tx *Tx) SetPushPos(ctx context.Context, pos int64) error {
+	_, err := tx.tx.ExecContext(ctx, "UPDATE streams SET pos = $2 WHERE name = $1 AND pos < $2", PushStream, pos)
+	if err != nil {
+		return fmt.Errorf("set push position %d: %w", pos, err)
+	}
+	return nil
+}
+
+// JoinedLocal returns the number of users joined to a room and the joined
+// members whose ids end in ":"+serverName. Returns ErrNotFound for an
+// unknown room.
+func (db *DB) JoinedLocal(ctx context.Context, roomID, serverName string) (total int, local []Membership, err error) {
+	var room RoomNID
+	err = db.read.QueryRowContext(ctx, `SELECT r.room_nid, COUNT(m.user_id) FROM rooms r
+		LEFT JOIN memberships m ON m.room_nid = r.room_nid AND m.membership = 'join'
+		WHERE r.room_id = $1 GROUP BY r.room_nid`, roomID).Scan(&room, &total)
+	if err != nil {
+		return 0, nil, notFound(err)
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT user_id, event_nid, stream_pos FROM memberships
+		WHERE room_nid = $1 AND membership = 'join' AND user_id LIKE $2`, room, "%:"+serverName)
+	if err != nil {
+		return 0, nil, fmt.Errorf("local members of %s: %w", roomID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		m := Membership{Room: room, Membership: "join"}
+		if err := rows.Scan(&m.UserID, &m.Event, &m.StreamPos); err != nil {
+			return 0, nil, err
+		}
+		if strings.HasSuffix(m.UserID, ":"+serverName) { // LIKE's _ matches any character
+			local = append(local, m)
+		}
+	}
+	return total, local, rows.Err()
+}

@@ -1,0 +1,63 @@
+package syncapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	gmsl "github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+
+	"github.com/ganglion/ganglion/storage"
+)
+
+// IgnoredUserList is the global account data type in which a user lists
+// the users it ignores (the spec's "Ignoring Users" module).
+const IgnoredUserList = "m.ignored_user_list"
+
+// Ignored is the set of users a user ignores. The zero value ignores
+// nobody.
+type Ignored map[string]bool
+
+// IgnoredUsers reads the users that userID ignores from its account data.
+// A list that is missing or malformed ignores nobody.
+func (s *Syncer) IgnoredUsers(ctx context.Context, userID string) (Ignored, error) {
+	content, err := s.db.AccountData(ctx, localpartOf(userID), "", IgnoredUserList)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var list struct {
+		IgnoredUsers map[string]json.RawMessage `json:"ignored_users"`
+	}
+	if json.Unmarshal(content, &list) != nil || len(list.IgnoredUsers) == 0 {
+		return nil, nil
+	}
+	out := make(Ignored, len(list.IgnoredUsers))
+	for u := range list.IgnoredUsers {
+		out[u] = true
+	}
+	return out, nil
+}
+
+// Hides reports whether the event is left out for the user: it was sent
+// by an ignored user and is not a state event (state events reach clients
+// whoever sent them, so that rooms look the same to everyone).
+func (ig Ignored) Hides(ev gmsl.PDU) bool {
+	return len(ig) > 0 && ev.StateKey() == nil && ig[string(ev.SenderID())]
+}
+
+// invitedByIgnored reports whether the user's invite to the room came from
+// an ignored user: such invites are not shown.
+func (run *syncRun) invitedByIgnored(ctx context.Context, m storage.UserMembership) (bool, error) {
+	if len(run.ignored) == 0 || m.Membership.Membership != spec.Invite {
+		return false, nil
+	}
+	invite, err := run.s.rooms.StateEvent(ctx, m.RoomID, spec.MRoomMember, run.req.UserID)
+	if err != nil {
+		return false, err
+	}
+	return run.ignored[string(invite.SenderID())], nil
+}

@@ -1,0 +1,268 @@
+package push
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/ganglion/ganglion/internal/logctx"
+	"github.com/ganglion/ganglion/roomserver"
+	"github.com/ganglion/ganglion/storage"
+)
+
+// Deps are the collaborators of the Evaluator.
+type Deps struct {
+	DB    *storage.DB
+	Rooms *roomserver.Roomserver
+	Log   logrus.FieldLogger
+}
+
+// Evaluator matches every new event against the push rules of the room's
+// local joined members (the sender excepted) and stores the notifications
+// and unread counts that result. It follows the events stream from
+// storage: OnOutput only wakes it, and the position it has evaluated up to
+// is committed with the notifications, so that a restart resumes where it
+// stopped, neither losing nor counting twice.
+type Evaluator struct {
+	db         *storage.DB
+	rooms      *roomserver.Roomserver
+	log        logrus.FieldLogger
+	serverName string
+	wake       chan struct{}
+
+	mu        sync.Mutex
+	processed int64         // every event up to it is evaluated
+	advanced  chan struct{} // closed when processed moves
+	stalled   int64         // a WaitFor for it timed out
+
+	cacheMu  sync.Mutex
+	rulesets map[string]*Compiled        // user id -> compiled ruleset
+	gen      uint64                      // bumped by every invalidation
+	names    map[storage.EventNID]string // display names by member event; Run's only
+	globs    globCache
+}
+
+// Cache bounds: past them a cache starts again empty.
+const (
+	maxCachedRulesets = 100_000
+	maxCachedNames    = 100_000
+)
+
+// New returns an Evaluator that resumes from the stored position.
+func New(ctx context.Context, serverName string, deps Deps) (*Evaluator, error) {
+	if deps.DB == nil || deps.Rooms == nil || deps.Log == nil || serverName == "" {
+		return nil, errors.New("push: DB, Rooms, Log and a server name are required")
+	}
+	pos, err := deps.DB.StreamPos(ctx, storage.PushStream)
+	if err != nil {
+		return nil, err
+	}
+	return &Evaluator{
+		db: deps.DB, rooms: deps.Rooms, log: deps.Log, serverName: serverName,
+		wake: make(chan struct{}, 1), processed: pos, advanced: make(chan struct{}),
+		rulesets: map[string]*Compiled{}, names: map[storage.EventNID]string{},
+	}, nil
+}
+
+// OnOutput implements roomserver.Subscriber: it wakes Run.
+func (e *Evaluator) OnOutput(context.Context, roomserver.Output) { e.nudge() }
+
+func (e *Evaluator) nudge() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// retryDelay is how long Run waits after a failed evaluation; safetyTick
+// how often it looks for events nobody told it about.
+const (
+	retryDelay = time.Second
+	safetyTick = 10 * time.Second
+)
+
+// Run evaluates new events until ctx ends.
+func (e *Evaluator) Run(ctx context.Context) error {
+	tick := time.NewTicker(safetyTick)
+	defer tick.Stop()
+	for {
+		if err := e.catchUp(ctx); err != nil && ctx.Err() == nil {
+			e.log.WithError(err).Error("evaluate push rules")
+			retry := time.NewTimer(retryDelay)
+			select {
+			case <-ctx.Done():
+				retry.Stop()
+				return nil
+			case <-retry.C:
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-e.wake:
+		case <-tick.C:
+		}
+	}
+}
+
+// Processed returns the position up to which every event is evaluated.
+func (e *Evaluator) Processed() int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.processed
+}
+
+func (e *Evaluator) advance(pos int64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if pos > e.processed {
+		e.processed = pos
+		close(e.advanced)
+		e.advanced = make(chan struct{})
+	}
+}
+
+// maxWait bounds WaitFor: counts a little stale beat a request that hangs
+// on a stuck evaluator.
+const maxWait = 5 * time.Second
+
+// WaitFor waits until every event up to stream position pos is evaluated,
+// so that counts read afterwards include them. It reports whether that
+// happened before ctx ended or a few seconds passed; once a wait timed
+// out, waits for positions up to it return at once until the evaluator
+// gets past it.
+func (e *Evaluator) WaitFor(ctx context.Context, pos int64) bool {
+	done, stalled, advanced := e.waitState(pos)
+	if done || stalled {
+		return done
+	}
+	e.nudge()
+	timer := time.NewTimer(maxWait)
+	defer timer.Stop()
+	for {
+		select {
+		case <-advanced:
+		case <-timer.C:
+			e.mu.Lock()
+			e.stalled = max(e.stalled, pos)
+			e.mu.Unlock()
+			return false
+		case <-ctx.Done():
+			return false
+		}
+		if done, _, advanced = e.waitState(pos); done {
+			return true
+		}
+	}
+}
+
+// waitState reports whether pos is evaluated, whether a wait for it timed
+// out, and the channel closed at the next advance.
+func (e *Evaluator) waitState(pos int64) (done, stalled bool, advanced <-chan struct{}) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.processed >= pos, pos <= e.stalled, e.advanced
+}
+
+// Rules returns a user's ruleset as stored (the server-default one if the
+// user never changed it).
+func (e *Evaluator) Rules(ctx context.Context, userID string) (*Ruleset, error) {
+	stored, err := e.db.AccountData(ctx, e.localpart(userID), "", RulesType)
+	if errors.Is(err, storage.ErrNotFound) {
+		return Defaults(userID), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	rs, err := Load(userID, stored)
+	if err != nil { // unreadable content: the defaults, until the next change replaces it
+		return Defaults(userID), nil
+	}
+	return rs, nil
+}
+
+// UpdateRules changes a user's ruleset with edit in one transaction and
+// stores the result as the user's m.push_rules account data. An error from
+// edit is returned as it is and changes nothing. The caller wakes the
+// user's /sync.
+func (e *Evaluator) UpdateRules(ctx context.Context, userID string, edit func(rs *Ruleset) error) error {
+	err := e.db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
+		_, err := tx.UpdateAccountData(ctx, e.localpart(userID), "", RulesType,
+			func(old json.RawMessage) (json.RawMessage, error) {
+				rs, err := Load(userID, old)
+				if err != nil {
+					rs = Defaults(userID) // unreadable content is replaced, not kept
+				}
+				if err := edit(rs); err != nil {
+					return nil, err
+				}
+				return rs.AccountData()
+			})
+		return err
+	})
+	e.invalidate(userID)
+	return err
+}
+
+// invalidate drops a user's cached ruleset.
+func (e *Evaluator) invalidate(userID string) {
+	e.cacheMu.Lock()
+	defer e.cacheMu.Unlock()
+	delete(e.rulesets, userID)
+	e.gen++
+}
+
+// compiledRules returns the compiled rulesets of the users, loading the
+// ones not cached in one query.
+func (e *Evaluator) compiledRules(ctx context.Context, users []string) (map[string]*Compiled, error) {
+	out := make(map[string]*Compiled, len(users))
+	var missing []string
+	e.cacheMu.Lock()
+	gen := e.gen
+	for _, u := range users {
+		if c, ok := e.rulesets[u]; ok {
+			out[u] = c
+		} else {
+			missing = append(missing, e.localpart(u))
+		}
+	}
+	e.cacheMu.Unlock()
+	if len(missing) == 0 {
+		return out, nil
+	}
+	stored, err := e.db.GlobalAccountData(ctx, missing, RulesType)
+	if err != nil {
+		return nil, err
+	}
+	loaded := make(map[string]*Compiled, len(missing))
+	for _, localpart := range missing {
+		userID := "@" + localpart + ":" + e.serverName
+		rs, err := Load(userID, stored[localpart])
+		if err != nil {
+			e.log.WithError(err).WithField(logctx.FieldUserID, userID).Warn("unreadable push rules: using the defaults")
+		}
+		loaded[userID] = compile(rs, &e.globs)
+		out[userID] = loaded[userID]
+	}
+	e.cacheMu.Lock()
+	defer e.cacheMu.Unlock()
+	if e.gen == gen { // no rules changed while they were read
+		if len(e.rulesets)+len(loaded) > maxCachedRulesets {
+			e.rulesets = map[string]*Compiled{}
+		}
+		for u, c := range loaded {
+			e.rulesets[u] = c
+		}
+	}
+	return out, nil
+}
+
+func (e *Evaluator) localpart(userID string) string {
+	return strings.TrimSuffix(strings.TrimPrefix(userID, "@"), ":"+e.serverName)
+}
