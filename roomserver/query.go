@@ -143,11 +143,7 @@ func (r *Roomserver) Event(ctx context.Context, eventID string) (Event, error) {
 	if err != nil {
 		return Event{}, err
 	}
-	pdu, err := r.parseStored(ctx, row)
-	if err != nil {
-		return Event{}, err
-	}
-	return Event{PDU: pdu, StreamPos: row.StreamPos, Status: row.Status, before: row.BeforeSnapshot}, nil
+	return r.fromRow(ctx, row)
 }
 
 // Timeline returns up to limit events of a room between stream positions
@@ -161,10 +157,25 @@ func (r *Roomserver) Timeline(ctx context.Context, roomID string, after, before 
 	if err != nil {
 		return nil, err
 	}
+	return r.fromRows(ctx, rows)
+}
+
+// fromRow is fromRows for one row.
+func (r *Roomserver) fromRow(ctx context.Context, row storage.Event) (Event, error) {
+	events, err := r.fromRows(ctx, []storage.Event{row})
+	if err != nil {
+		return Event{}, err
+	}
+	return events[0], nil
+}
+
+// fromRows turns stored event rows into Events, parsing through the cache.
+func (r *Roomserver) fromRows(ctx context.Context, rows []storage.Event) ([]Event, error) {
 	out := make([]Event, 0, len(rows))
 	for _, row := range rows {
 		pdu, ok := r.pdus.get(row.NID)
 		if !ok {
+			var err error
 			if pdu, err = r.parseStored(ctx, row); err != nil {
 				return nil, err
 			}
@@ -207,9 +218,5 @@ func (r *Roomserver) EventAtTime(ctx context.Context, roomID string, ts int64, f
 	if err != nil {
 		return Event{}, err
 	}
-	pdu, err := r.parseStored(ctx, row)
-	if err != nil {
-		return Event{}, err
-	}
-	return Event{PDU: pdu, StreamPos: row.StreamPos, Status: row.Status, before: row.BeforeSnapshot}, nil
+	return r.fromRow(ctx, row)
 }

@@ -72,17 +72,9 @@ func (db *DB) RoomAliases(ctx context.Context, roomID string) ([]string, error) 
 	if err != nil {
 		return nil, fmt.Errorf("aliases of room %s: %w", roomID, err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var alias string
-		if err := rows.Scan(&alias); err != nil {
-			return nil, err
-		}
-		out = append(out, alias)
-	}
+	out, err := scanColumn[string](rows)
 	slices.Sort(out)
-	return out, rows.Err()
+	return out, err
 }
 
 // SetRoomPublished adds a room to the published room directory or removes

@@ -57,15 +57,7 @@ func (db *DB) ForgottenRooms(ctx context.Context, userID string) ([]string, erro
 	if err != nil {
 		return nil, fmt.Errorf("rooms %s forgot: %w", userID, err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
+	out, err := scanColumn[string](rows)
 	slices.Sort(out)
-	return out, rows.Err()
+	return out, err
 }

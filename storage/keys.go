@@ -217,16 +217,8 @@ func (db *DB) DeviceListChanges(ctx context.Context, from, to int64) ([]string, 
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var u string
-		if err := rows.Scan(&u); err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	out, err := scanColumn[string](rows)
+	return out, err
 }
 
 // ForgetDevices removes the keys and pending to-device messages of deleted

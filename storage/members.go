@@ -124,17 +124,9 @@ func (db *DB) UserRooms(ctx context.Context, userID, membership string) ([]strin
 	if err != nil {
 		return nil, fmt.Errorf("rooms of %s: %w", userID, err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
+	out, err := scanColumn[string](rows)
 	slices.Sort(out)
-	return out, rows.Err()
+	return out, err
 }
 
 // UserMembership is a user's membership of one room, with the room id.

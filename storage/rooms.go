@@ -90,7 +90,7 @@ func forwardExtremities(ctx context.Context, q querier, room RoomNID) ([]EventNI
 	if err != nil {
 		return nil, fmt.Errorf("forward extremities of room %d: %w", room, err)
 	}
-	return scanNIDs[EventNID](rows)
+	return scanColumn[EventNID](rows)
 }
 
 // SetForwardExtremities replaces the room's forward extremities.
@@ -107,8 +107,8 @@ func (tx *Tx) SetForwardExtremities(ctx context.Context, room RoomNID, events []
 	return nil
 }
 
-// scanNIDs reads one integer column of rows and closes them.
-func scanNIDs[T ~int64](rows interface {
+// scanColumn reads the single column of rows and closes them.
+func scanColumn[T any](rows interface {
 	Next() bool
 	Scan(...any) error
 	Err() error

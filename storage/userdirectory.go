@@ -76,7 +76,7 @@ func (db *DB) joinedRoomNIDs(ctx context.Context, userID string) ([]RoomNID, err
 	if err != nil {
 		return nil, fmt.Errorf("rooms of %s: %w", userID, err)
 	}
-	return scanNIDs[RoomNID](rows)
+	return scanColumn[RoomNID](rows)
 }
 
 // publicRoomNIDs returns the rooms whose current join rule is public or
