@@ -2,6 +2,7 @@ package clientapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
@@ -225,4 +226,36 @@ func (a *API) maySetCanonicalAlias(ctx context.Context, roomID, userID string) (
 		}
 	}
 	return levels.UserLevel(spec.SenderID(userID)) >= levels.EventLevel(spec.MRoomCanonicalAlias, true), nil
+}
+
+// checkCanonicalAlias checks the aliases of an m.room.canonical_alias
+// event: each well formed (M_INVALID_PARAM), and each of this server
+// pointing at the room (M_BAD_ALIAS). Aliases of other servers cannot be
+// checked until federation can ask them.
+func (a *API) checkCanonicalAlias(ctx context.Context, roomID string, content []byte) error {
+	var c struct {
+		Alias      *string  `json:"alias"`
+		AltAliases []string `json:"alt_aliases"`
+	}
+	if err := json.Unmarshal(content, &c); err != nil {
+		return mxerr.BadJSON("alias must be a string and alt_aliases a list of strings")
+	}
+	aliases := c.AltAliases
+	if c.Alias != nil && *c.Alias != "" {
+		aliases = append(aliases, *c.Alias)
+	}
+	for _, alias := range aliases {
+		server, err := aliasServer(alias)
+		if err != nil {
+			return err
+		}
+		if server != a.cfg.ServerName {
+			continue
+		}
+		found, err := a.resolveAlias(ctx, alias)
+		if err != nil || found != roomID {
+			return mxerr.New(http.StatusBadRequest, "M_BAD_ALIAS", "%s does not point at this room", alias)
+		}
+	}
+	return nil
 }

@@ -38,6 +38,11 @@ func (a *API) putState(w http.ResponseWriter, r *http.Request, s *Session) error
 		return err
 	}
 	key := r.PathValue("stateKey")
+	if r.PathValue("eventType") == spec.MRoomCanonicalAlias {
+		if err := a.checkCanonicalAlias(r.Context(), r.PathValue("roomId"), content); err != nil {
+			return err
+		}
+	}
 	sent, err := a.rooms.Send(r.Context(), roomserver.Proto{
 		RoomID: r.PathValue("roomId"), Sender: s.UserID, Type: r.PathValue("eventType"), StateKey: &key, Content: content,
 	})

@@ -120,6 +120,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"duration_ms":      time.Since(start).Milliseconds(),
 		}).Debug("request")
 	}()
+	r = legacyPath(r)
 	h, pattern := a.mux.Handler(r)
 	if pattern == "" {
 		unrecognized(rec, r, h)
@@ -250,4 +251,20 @@ func bearerToken(r *http.Request) (string, bool) {
 	}
 	token := r.URL.Query().Get("access_token")
 	return token, token != ""
+}
+
+// legacyPath serves the r0 paths of older clients and tools as their v3
+// successors, which the spec made backwards compatible.
+func legacyPath(r *http.Request) *http.Request {
+	const r0, v3 = "/_matrix/client/r0/", "/_matrix/client/v3/"
+	rest, ok := strings.CutPrefix(r.URL.Path, r0)
+	if !ok {
+		return r
+	}
+	r2 := r.Clone(r.Context())
+	r2.URL.Path = v3 + rest
+	if r.URL.RawPath != "" {
+		r2.URL.RawPath = v3 + strings.TrimPrefix(r.URL.RawPath, r0)
+	}
+	return r2
 }

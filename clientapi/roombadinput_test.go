@@ -66,6 +66,17 @@ func TestRoomBadInput(t *testing.T) {
 			r := s.do(t, "POST", v3+"/createRoom", alice.Token, map[string]any{"room_alias_name": "bad alias:x"})
 			wantErr(t, r, http.StatusBadRequest, "M_INVALID_PARAM")
 		})
+		t.Run("CanonicalAlias", func(t *testing.T) {
+			put := func(content any) response {
+				return s.do(t, "PUT", v3+"/rooms/"+room+"/state/m.room.canonical_alias", alice.Token, content)
+			}
+			wantErr(t, put(map[string]string{"alias": "no-hash"}), http.StatusBadRequest, "M_INVALID_PARAM")
+			wantErr(t, put(map[string]string{"alias": "#unknown:" + serverName}), http.StatusBadRequest, "M_BAD_ALIAS")
+			wantOK(t, s.do(t, "PUT", v3+"/directory/room/"+url.PathEscape("#tools-room:"+serverName), alice.Token,
+				map[string]string{"room_id": r.str("room_id")}))
+			wantOK(t, put(map[string]any{"alias": "#tools-room:" + serverName}))
+			wantErr(t, put(map[string]any{"alt_aliases": []string{"#tools:" + serverName}}), http.StatusBadRequest, "M_BAD_ALIAS")
+		})
 		t.Run("ErrRedactUnknown", func(t *testing.T) {
 			r := s.do(t, "PUT", v3+"/rooms/"+room+"/redact/"+url.PathEscape("$unknown")+"/r1", alice.Token, map[string]any{})
 			wantErr(t, r, http.StatusNotFound, "M_NOT_FOUND")

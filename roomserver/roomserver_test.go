@@ -174,6 +174,19 @@ func TestRoomserver_Auth(t *testing.T) {
 				t.Errorf("after redaction: got redacted=%v content %s, want redacted and {}", ev.Redacted(), ev.Content())
 			}
 		})
+		t.Run("RepeatedStateIsNotResent", func(t *testing.T) {
+			topic := roomserver.Proto{RoomID: roomID, Sender: alice, Type: spec.MRoomTopic, StateKey: ptr(""),
+				Content: json.RawMessage(`{"topic":"same"}`)}
+			first := mustSend(t, rs, topic)
+			topic.Content = json.RawMessage(`{ "topic": "same" }`)
+			if again := mustSend(t, rs, topic); again.EventID != first.EventID {
+				t.Errorf("same topic again: got event %s, want the first %s", again.EventID, first.EventID)
+			}
+			topic.Content = json.RawMessage(`{"topic":"changed"}`)
+			if changed := mustSend(t, rs, topic); changed.EventID == first.EventID {
+				t.Error("a changed topic gave the old event")
+			}
+		})
 		t.Run("ErrUnknownRoom", func(t *testing.T) {
 			if _, err := rs.Send(ctx, message("!nope:test.local", alice, "x")); !errors.Is(err, roomserver.ErrRoomNotFound) {
 				t.Fatalf("got %v, want ErrRoomNotFound", err)

@@ -63,12 +63,10 @@ func (v *visibilityCheck) visible(ctx context.Context, e Event) (bool, error) {
 		return false, err
 	}
 	if e.Type() == spec.MRoomMember && e.StateKeyEquals(v.userID) {
-		// The user's own membership event is seen with the more privileged
-		// of its membership before and after: a joining user sees its join,
-		// a leaving one its leave.
-		if m, err := e.Membership(); err == nil && rank(m) < rank(at.membership) {
-			at.membership = m
-		}
+		// Users always see their own membership changes: a rejected invite
+		// or a kick must reach the client even if the room's history is
+		// hidden from them.
+		return true, nil
 	}
 	switch at.visibility {
 	case visWorldReadable:
@@ -80,21 +78,6 @@ func (v *visibilityCheck) visible(ctx context.Context, e Event) (bool, error) {
 	default: // shared, and anything unknown is treated as shared
 		return at.membership == spec.Join || v.current == spec.Join, nil
 	}
-}
-
-// rank orders memberships from the most to the least privileged.
-func rank(membership string) int {
-	switch membership {
-	case spec.Join:
-		return 0
-	case spec.Invite:
-		return 1
-	case spec.Knock:
-		return 2
-	case spec.Leave:
-		return 3
-	}
-	return 4 // ban, or unknown
 }
 
 // at reads history visibility and the user's membership from a snapshot.
