@@ -40,6 +40,8 @@ type SlidingRoom struct {
 	JoinedCount   *int            `json:"joined_count,omitempty"`
 	InvitedCount  *int            `json:"invited_count,omitempty"`
 	BumpStamp     int64           `json:"bump_stamp,omitempty"`
+	Notifications *int64          `json:"notification_count,omitempty"`
+	Highlights    *int64          `json:"highlight_count,omitempty"`
 	Membership    string          `json:"membership,omitempty"`
 	Lists         []string        `json:"lists,omitempty"`
 	StrippedState []StrippedEvent `json:"stripped_state,omitempty"`
@@ -106,6 +108,7 @@ type slidingRun struct {
 	to           StreamToken
 	now          time.Time
 	accountData  map[string]json.RawMessage // global, by type (m.direct, ...)
+	ignored      Ignored
 }
 
 func (sl *slidingRun) since() StreamToken {
@@ -122,6 +125,10 @@ func (sl *slidingRun) build(ctx context.Context) (*SlidingResponse, error) {
 		}
 	}
 	if err := sl.loadAccountData(ctx); err != nil {
+		return nil, err
+	}
+	var err error
+	if sl.ignored, err = sl.s.IgnoredUsers(ctx, sl.user); err != nil {
 		return nil, err
 	}
 	entries, err := sl.roomList(ctx)
@@ -221,6 +228,14 @@ func (sl *slidingRun) roomList(ctx context.Context) ([]storage.RoomListEntry, er
 		}
 		if e.StreamPos > sl.to.Events {
 			continue // changed after this response's positions
+		}
+		if e.Membership.Membership == spec.Invite {
+			run := &syncRun{s: sl.s, req: Request{UserID: sl.user}, ignored: sl.ignored}
+			if hidden, err := run.invitedByIgnored(ctx, e.UserMembership); err != nil {
+				return nil, err
+			} else if hidden {
+				continue
+			}
 		}
 		out = append(out, e)
 	}

@@ -78,6 +78,14 @@ func (sl *slidingRun) room(ctx context.Context, e storage.RoomListEntry, cfg Sli
 		return nil, err
 	}
 	room.RequiredState = sl.requiredState(state, w, cfg.RequiredState)
+	if e.Membership.Membership == spec.Join {
+		run := &syncRun{s: sl.s, req: Request{UserID: sl.user}, to: sl.to, filter: &Filter{}}
+		counts, _, err := run.unread(ctx, e.RoomID)
+		if err != nil {
+			return nil, err
+		}
+		room.Notifications, room.Highlights = &counts.Notification, &counts.Highlight
+	}
 	return room, nil
 }
 
@@ -87,7 +95,7 @@ func (sl *slidingRun) timeline(ctx context.Context, roomID string, after, upto i
 		return timelineWindow{}, nil
 	}
 	f := &Filter{Room: &RoomFilter{Timeline: &RoomEventFilter{EventFilter: EventFilter{Limit: &limit}}}}
-	run := &syncRun{s: sl.s, req: Request{UserID: sl.user}, filter: f, now: sl.now}
+	run := &syncRun{s: sl.s, req: Request{UserID: sl.user}, filter: f, now: sl.now, ignored: sl.ignored}
 	return run.timeline(ctx, roomID, after, upto)
 }
 

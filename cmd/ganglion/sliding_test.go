@@ -19,6 +19,7 @@ type slidingRoom struct {
 	Timeline      []map[string]any `json:"timeline"`
 	RequiredState []map[string]any `json:"required_state"`
 	NumLive       int              `json:"num_live"`
+	Notifications *int             `json:"notification_count"`
 	BumpStamp     int64            `json:"bump_stamp"`
 	Membership    string           `json:"membership"`
 	JoinedCount   *int             `json:"joined_count"`
@@ -131,6 +132,21 @@ func TestSlidingSync(t *testing.T) {
 		inv := bobResp.Rooms[string(rooms[1])]
 		if inv.Membership != "invite" || len(inv.StrippedState) == 0 || len(inv.Timeline) != 0 {
 			t.Errorf("bob's invite: got %+v, want membership invite with stripped state only", inv)
+		}
+
+		// After joining, a message from alice counts as unread for bob.
+		if _, err := bob.JoinRoomByID(ctx, rooms[1]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := alice.SendText(ctx, rooms[1], "welcome, bob"); err != nil {
+			t.Fatal(err)
+		}
+		counted, err := slide(t, bob, bobResp.Pos, 0, list(5))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := counted.Rooms[string(rooms[1])].Notifications; n == nil || *n < 1 {
+			t.Errorf("bob's unread count after alice's message: got %v, want at least 1", n)
 		}
 
 		_, err = slide(t, alice, "99_s1_1_1_1_1_1", 0, list(1))
