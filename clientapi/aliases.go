@@ -12,6 +12,7 @@ import (
 	gmsl "github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
+	"github.com/ganglion/ganglion/internal/logctx"
 	"github.com/ganglion/ganglion/internal/mxerr"
 	"github.com/ganglion/ganglion/roomserver"
 	"github.com/ganglion/ganglion/storage"
@@ -163,7 +164,47 @@ func (a *API) deleteRoomAlias(w http.ResponseWriter, r *http.Request, s *Session
 	if err != nil {
 		return err
 	}
+	if found.RoomID != "" {
+		a.dropCanonicalAlias(r.Context(), found.RoomID, s.UserID, alias)
+	}
 	return ok(w, empty)
+}
+
+// dropCanonicalAlias removes a deleted alias from the room's
+// m.room.canonical_alias, if it names it, so that clients stop showing it.
+// The deletion stands if the user may not change the event.
+func (a *API) dropCanonicalAlias(ctx context.Context, roomID, userID, alias string) {
+	ev, err := a.rooms.StateEvent(ctx, roomID, spec.MRoomCanonicalAlias, "")
+	if err != nil {
+		return
+	}
+	var content map[string]any
+	if json.Unmarshal(ev.Content(), &content) != nil {
+		return
+	}
+	changed := false
+	if content["alias"] == alias {
+		delete(content, "alias")
+		changed = true
+	}
+	if alts, ok := content["alt_aliases"].([]any); ok {
+		kept := alts[:0]
+		for _, alt := range alts {
+			if alt != alias {
+				kept = append(kept, alt)
+			}
+		}
+		changed = changed || len(kept) != len(alts)
+		content["alt_aliases"] = kept
+	}
+	if !changed {
+		return
+	}
+	raw, _ := json.Marshal(content)
+	if _, err := a.rooms.Send(ctx, roomserver.Proto{RoomID: roomID, Sender: userID, Type: spec.MRoomCanonicalAlias,
+		StateKey: new(string), Content: raw}); err != nil {
+		logctx.From(ctx).WithError(err).WithField(logctx.FieldRoomID, roomID).Warn("update canonical alias after delete")
+	}
 }
 
 // getRoomAliases is GET /_matrix/client/v3/rooms/{roomId}/aliases

@@ -37,7 +37,7 @@ func TestFilter(t *testing.T) {
 		})
 		t.Run("Invalid", func(t *testing.T) {
 			for _, body := range []string{
-				`{"room":{"timeline":{"limit":0}}}`,
+				`{"room":{"timeline":{"limit":-1}}}`,
 				`{"presence":{"limit":-1}}`,
 				`{"event_format":"x"}`,
 				`{"room":{"timeline":{"types":"m.room.message"}}}`,

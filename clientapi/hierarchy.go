@@ -107,8 +107,8 @@ func (a *API) hierarchyRoom(ctx context.Context, roomID string, suggestedOnly bo
 	}
 	var children []string
 	for _, ev := range state {
-		if ev.Type() != spaceChild {
-			continue
+		if ev.Type() != spaceChild || room.RoomType != "m.space" {
+			continue // only spaces have children
 		}
 		var c struct {
 			Via       []string `json:"via"`

@@ -17,7 +17,7 @@ func TestAPI_Unrecognized(t *testing.T) {
 		t.Run("UnknownPath", func(t *testing.T) {
 			for _, path := range []string{
 				"/_matrix/client/v3/nonexistent",
-				"/_matrix/client/r0/login",
+				"/_matrix/client/r1/login",
 				"/_matrix/client/v3/login/extra",
 				"/_matrix/client/v3/profile/" + alice.ID + "/displayname/extra",
 				"/_matrix/nothing",

@@ -36,6 +36,9 @@ func (a *API) getGlobalPushRules(w http.ResponseWriter, r *http.Request, s *Sess
 func pushRuleTarget(r *http.Request) (push.Kind, string, error) {
 	kind, known := push.ParseKind(r.PathValue("kind"))
 	if !known {
+		if r.Method == http.MethodGet {
+			return 0, "", mxerr.NotFound("no push rule kind %q", r.PathValue("kind"))
+		}
 		return 0, "", mxerr.InvalidParam("unknown push rule kind %q", r.PathValue("kind"))
 	}
 	return kind, r.PathValue("ruleId"), nil

@@ -133,7 +133,6 @@ func TestAPI_PushRules(t *testing.T) {
 				s.do(t, "PUT", rulePath("override", ".mine"), alice.Token, notify),
 				s.do(t, "PUT", rulePath("override", "a/b"), alice.Token, notify),
 				s.do(t, "PUT", rulePath("bogus", "x"), alice.Token, notify),
-				s.do(t, "GET", rulePath("bogus", "x"), alice.Token, nil),
 				s.do(t, "PUT", rulePath("override", "x"), alice.Token, map[string]any{}),
 				s.do(t, "PUT", rulePath("override", "x"), alice.Token, map[string]any{"actions": []any{"explode"}}),
 				s.do(t, "PUT", rulePath("override", "x"), alice.Token, map[string]any{"actions": []any{},
@@ -147,6 +146,8 @@ func TestAPI_PushRules(t *testing.T) {
 			} {
 				wantErr(t, r, http.StatusBadRequest, "M_INVALID_PARAM")
 			}
+			// Reading a rule of a kind the server does not know finds nothing.
+			wantErr(t, s.do(t, "GET", rulePath("bogus", "x"), alice.Token, nil), http.StatusNotFound, "M_NOT_FOUND")
 		})
 		t.Run("ErrUnknown", func(t *testing.T) {
 			r := s.do(t, "PUT", rulePath("override", "x")+"?after=nosuchrule", alice.Token, map[string]any{"actions": []any{}})

@@ -365,7 +365,7 @@ func TestAPI_SearchBadInput(t *testing.T) {
 			{"UnknownOrder", events(map[string]any{"search_term": "x", "order_by": "oldest"}), "", "M_INVALID_PARAM"},
 			{"UnknownGroup", events(map[string]any{"search_term": "x", "groupings": map[string]any{
 				"group_by": []map[string]string{{"key": "type"}}}}), "", "M_INVALID_PARAM"},
-			{"BadFilter", events(map[string]any{"search_term": "x", "filter": map[string]any{"limit": 0}}), "", "M_BAD_JSON"},
+			{"BadFilter", events(map[string]any{"search_term": "x", "filter": map[string]any{"limit": -1}}), "", "M_BAD_JSON"},
 			{"BadContext", events(map[string]any{"search_term": "x", "event_context": map[string]any{"before_limit": -1}}), "", "M_INVALID_PARAM"},
 			{"BadNextBatch", events(map[string]any{"search_term": "x"}), "?next_batch=garbage", "M_INVALID_PARAM"},
 			{"OtherOrderNextBatch", events(map[string]any{"search_term": "x"}), "?next_batch=eyJvIjoicmVjZW50IiwicCI6NX0", "M_INVALID_PARAM"},

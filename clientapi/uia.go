@@ -20,6 +20,10 @@ const (
 	authRegistrationToken = "m.login.registration_token"
 )
 
+// errOtherUser answers an auth stage that proves another user's identity:
+// not a failed attempt to retry, but a request the user may not make.
+var errOtherUser = mxerr.Forbidden("the credentials are for another user")
+
 // uiaLifetime is how long a user-interactive auth session may take.
 const uiaLifetime = time.Hour
 
@@ -75,7 +79,7 @@ func (a *API) uia(ctx context.Context, r *http.Request, raw json.RawMessage, req
 		}
 		if err := a.uiaStage(ctx, &sess, auth, req); err != nil {
 			var mx *mxerr.Error
-			if errors.As(err, &mx) {
+			if errors.As(err, &mx) && err != errOtherUser {
 				return storage.UIASession{}, uiaChallenge(req.flows, sess, mx)
 			}
 			return storage.UIASession{}, err
@@ -139,7 +143,7 @@ func (a *API) uiaStage(ctx context.Context, sess *storage.UIASession, auth authD
 			return err
 		}
 		if localpart != req.user.Localpart {
-			return mxerr.Forbidden("invalid username or password")
+			return errOtherUser
 		}
 		sess.Localpart = localpart
 		return nil

@@ -59,10 +59,18 @@ type OneTimeKey struct {
 	JSON      json.RawMessage
 }
 
-// AddOneTimeKeys stores one-time keys of a device. A key id stored before
-// with other content is refused with ErrExists; the same content again is
-// ignored.
+// AddOneTimeKeys stores one-time keys of a device as one upload, after
+// its earlier ones in claim order. A key id stored before with other
+// content is refused with ErrExists; the same content again is ignored.
 func (tx *Tx) AddOneTimeKeys(ctx context.Context, userID, deviceID string, keys []OneTimeKey) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	var seq int64
+	if err := tx.tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(upload_seq), 0) + 1 FROM one_time_keys
+		WHERE user_id = $1 AND device_id = $2`, userID, deviceID).Scan(&seq); err != nil {
+		return fmt.Errorf("next one-time key upload: %w", err)
+	}
 	for _, k := range keys {
 		var old string
 		err := tx.tx.QueryRowContext(ctx, `SELECT key_json FROM one_time_keys
@@ -76,8 +84,8 @@ func (tx *Tx) AddOneTimeKeys(ctx context.Context, userID, deviceID string, keys 
 		if notFound(err) != ErrNotFound {
 			return err
 		}
-		if _, err := tx.tx.ExecContext(ctx, `INSERT INTO one_time_keys (user_id, device_id, key_id, algorithm, key_json)
-			VALUES ($1, $2, $3, $4, $5)`, userID, deviceID, k.KeyID, k.Algorithm, string(k.JSON)); err != nil {
+		if _, err := tx.tx.ExecContext(ctx, `INSERT INTO one_time_keys (user_id, device_id, key_id, algorithm, key_json, upload_seq)
+			VALUES ($1, $2, $3, $4, $5, $6)`, userID, deviceID, k.KeyID, k.Algorithm, string(k.JSON), seq); err != nil {
 			return fmt.Errorf("insert one-time key: %w", err)
 		}
 	}
@@ -145,6 +153,7 @@ func (db *DB) UnusedFallbackKeyTypes(ctx context.Context, userID, deviceID strin
 
 // ClaimKey hands out one one-time key of the algorithm for the device,
 // deleting it, or, if none is left, the fallback key (marked used, kept).
+// Keys go out in upload order, the oldest upload first (MSC4225).
 // Each one-time key is handed out exactly once, also when claims race.
 // Returns ErrNotFound if the device has neither.
 func (tx *Tx) ClaimKey(ctx context.Context, userID, deviceID, algorithm string) (OneTimeKey, error) {
@@ -152,7 +161,7 @@ func (tx *Tx) ClaimKey(ctx context.Context, userID, deviceID, algorithm string) 
 		k := OneTimeKey{Algorithm: algorithm}
 		var data string
 		err := tx.tx.QueryRowContext(ctx, `SELECT key_id, key_json FROM one_time_keys
-			WHERE user_id = $1 AND device_id = $2 AND algorithm = $3 ORDER BY key_id LIMIT 1`,
+			WHERE user_id = $1 AND device_id = $2 AND algorithm = $3 ORDER BY upload_seq, key_id LIMIT 1`,
 			userID, deviceID, algorithm).Scan(&k.KeyID, &data)
 		if errors.Is(notFound(err), ErrNotFound) {
 			return tx.claimFallback(ctx, userID, deviceID, algorithm)

@@ -75,8 +75,8 @@ func (f *EventFilter) validate(name string) error {
 	if f == nil {
 		return nil
 	}
-	if f.Limit != nil && *f.Limit < 1 {
-		return fmt.Errorf("%s.limit must be a positive integer", name)
+	if f.Limit != nil && *f.Limit < 0 {
+		return fmt.Errorf("%s.limit must not be negative", name)
 	}
 	return errors.Join(validIDs(name+".senders", '@', f.Senders), validIDs(name+".not_senders", '@', &f.NotSenders))
 }

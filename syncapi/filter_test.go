@@ -15,7 +15,8 @@ func TestFilter_Validate(t *testing.T) {
 		{"ErrTopRoomID", `{"room":{"not_rooms":["a:x"]}}`, false},
 		{"ErrSenderID", `{"room":{"timeline":{"senders":["not_a_sender_id"]}}}`, false},
 		{"ErrNotSenderID", `{"presence":{"not_senders":["@nocolon"]}}`, false},
-		{"ErrLimit", `{"account_data":{"limit":0}}`, false},
+		{"ErrLimit", `{"account_data":{"limit":-1}}`, false},
+		{"ZeroLimit", `{"room":{"timeline":{"limit":0}}}`, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

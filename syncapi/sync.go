@@ -196,9 +196,12 @@ func (run *syncRun) rooms(ctx context.Context, roomData map[string][]accountData
 			active[a.RoomID] = true
 		}
 	}
-	memberships, err = run.s.withoutForgotten(ctx, run.req.UserID, memberships)
-	if err != nil {
-		return nil, err
+	if run.initial {
+		// An incremental sync still tells other devices that the room was
+		// left; only new initial syncs leave forgotten rooms out.
+		if memberships, err = run.s.withoutForgotten(ctx, run.req.UserID, memberships); err != nil {
+			return nil, err
+		}
 	}
 	ephemeral, err := run.ephemeral(ctx, memberships)
 	if err != nil {

@@ -57,10 +57,12 @@ type benchOptions struct {
 
 // Fixed shapes of the scenarios.
 const (
-	benchRoomSize     = 10 // members of each room in the rooms scenario
-	benchPageSize     = 50 // events per /messages page
-	benchSetupWorkers = 16 // parallel requests in setup phases
-	benchMaxErrors    = 5  // distinct errors kept in the report
+	benchRoomSize     = 10                    // members of each room in the rooms scenario
+	benchPageSize     = 50                    // events per /messages page
+	benchSetupWorkers = 16                    // parallel requests in setup phases
+	benchMaxErrors    = 5                     // distinct errors kept in the report
+	benchSetupRetries = 3                     // retries of a setup step the server failed (5xx)
+	benchRetryDelay   = 50 * time.Millisecond // before the first retry, doubling
 )
 
 // benchDefaults are the sizes of each scenario when the flags leave them
@@ -88,7 +90,8 @@ func benchCommand(ctx context.Context, args []string) error {
 	fs.IntVar(&o.Requests, "requests", 0, "join: joins timed at each size; messages: pages read (default per scenario)")
 	fs.IntVar(&o.Concurrency, "concurrency", 0, "clients sending at once in the measured phase (default: one per user; join 1, messages 4)")
 	fs.DurationVar(&o.Duration, "duration", 0, "rooms, oneroom, messages: measure for this long instead of by counts")
-	fs.Float64Var(&o.Rate, "rate", 0, "rooms, oneroom, messages: requests per second over all clients, paced (open loop: latency counts from when a request was due) (default: each client sends as soon as it has its answer)")
+	fs.Float64Var(&o.Rate, "rate", 0, "rooms, oneroom, messages: pace the clients to this many requests/s in all; "+
+		"latency then counts from when a request was due (default: each client sends on its last answer)")
 	fs.IntVar(&o.PID, "pid", 0, "pid of the server process, to report its CPU time and memory (same machine)")
 	fs.StringVar(&o.SharedSecret, "shared-secret", "", "registration shared secret (default: open registration with m.login.dummy)")
 	fs.DurationVar(&o.Timeout, "timeout", 30*time.Second, "timeout of each request")
@@ -193,21 +196,29 @@ func runBench(ctx context.Context, o benchOptions, progress io.Writer) (*benchRe
 }
 
 // setup runs fn(ctx, i) for i in [0, n) on up to benchSetupWorkers
-// goroutines and records the phase. The first error stops the phase and is
-// returned.
+// goroutines and records the phase. A step the server fails with a 5xx is
+// retried (benchSetupRetries times, backing off), counted and its error
+// reported; any other error stops the phase and is returned.
 func (b *bench) setup(ctx context.Context, name string, n int, fn func(ctx context.Context, i int) error) error {
 	fmt.Fprintf(b.progress, "bench: %s (%d)...\n", name, n)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	start := time.Now()
-	var next atomic.Int64
+	var next, retries atomic.Int64
 	var wg sync.WaitGroup
 	for range min(n, benchSetupWorkers) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := int(next.Add(1)) - 1; i < n && ctx.Err() == nil; i = int(next.Add(1)) - 1 {
-				if err := fn(ctx, i); err != nil {
+				err := fn(ctx, i)
+				for try := 0; try < benchSetupRetries && serverFailed(err) && ctx.Err() == nil; try++ {
+					retries.Add(1)
+					b.recordError(fmt.Errorf("%s, retried: %w", name, err))
+					sleepUntil(ctx, time.Now().Add(benchRetryDelay<<try))
+					err = fn(ctx, i)
+				}
+				if err != nil {
 					cancel(fmt.Errorf("%s: %w", name, err))
 				}
 			}
@@ -219,9 +230,15 @@ func (b *bench) setup(ctx context.Context, name string, n int, fn func(ctx conte
 	}
 	took := time.Since(start)
 	b.report.Setup = append(b.report.Setup, benchPhase{
-		Name: name, Count: n, Seconds: roundSeconds(took), PerSecond: perSecond(n, took),
+		Name: name, Count: n, Seconds: roundSeconds(took), PerSecond: perSecond(n, took), Retries: int(retries.Load()),
 	})
 	return nil
+}
+
+// serverFailed reports whether err is a 5xx answer.
+func serverFailed(err error) bool {
+	var mx *matrixError
+	return errors.As(err, &mx) && mx.Status >= 500
 }
 
 func roundSeconds(d time.Duration) float64 { return float64(d.Round(time.Millisecond)) / 1e9 }

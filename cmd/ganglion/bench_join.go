@@ -92,7 +92,7 @@ func (b *bench) join(ctx context.Context) error {
 func (b *bench) messagesScenario(ctx context.Context) error {
 	o := b.opts
 	b.report.Params = benchParams{
-		Users: o.Users, Rooms: 1, RoomSize: o.Users, Messages: o.Messages, Requests: o.Requests,
+		Users: o.Users, Rooms: 1, RoomSize: o.Users, Messages: o.Messages, Requests: o.timedCount(o.Requests),
 		Concurrency: o.Concurrency, Duration: o.Duration.Seconds(), Rate: o.Rate,
 	}
 	users, err := b.registerUsers(ctx, o.Users)

@@ -39,48 +39,27 @@ func evenShare(n, workers int) func(w int) int {
 // ctx does, and then load returns ctx's error.
 func (b *bench) load(ctx context.Context, s loadSpec) error {
 	fmt.Fprintf(b.progress, "bench: measuring %s...\n", s.name)
-	var deadline time.Time
+	var p pacing
 	if s.timed && b.opts.Duration > 0 {
-		deadline = time.Now().Add(b.opts.Duration)
+		p.deadline = time.Now().Add(b.opts.Duration)
 	}
-	var interval time.Duration // between the requests of one worker, with -rate
 	if s.timed && b.opts.Rate > 0 {
-		interval = time.Duration(float64(s.workers) / b.opts.Rate * float64(time.Second))
+		p.interval = time.Duration(float64(s.workers) / b.opts.Rate * float64(time.Second))
 	}
 	cpu := b.sampleCPU()
 	lats := make([][]time.Duration, s.workers)
 	errs := make([]int, s.workers)
-	start := time.Now()
+	p.start = time.Now()
 	var wg sync.WaitGroup
 	for w := range s.workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			n := s.count(w)
-			offset := interval * time.Duration(w) / time.Duration(s.workers)
-			for i := 0; ctx.Err() == nil; i++ {
-				due := start.Add(offset + interval*time.Duration(i))
-				if deadline.IsZero() && i >= n || !deadline.IsZero() && due.After(deadline) {
-					return
-				}
-				if interval > 0 && !sleepUntil(ctx, due) {
-					return
-				}
-				took, err := s.op(ctx, w, i)
-				if late := time.Since(due); interval > 0 && late > took {
-					took = late // open loop: from when the request was due
-				}
-				if err != nil {
-					errs[w]++
-					b.recordError(err)
-					continue
-				}
-				lats[w] = append(lats[w], took)
-			}
+			lats[w], errs[w] = b.worker(ctx, s, w, p)
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	elapsed := time.Since(p.start)
 	res := benchResult{Name: s.name, RoomSize: s.roomSize, Seconds: roundSeconds(elapsed)}
 	var all []time.Duration
 	for w := range s.workers {
@@ -93,6 +72,50 @@ func (b *bench) load(ctx context.Context, s loadSpec) error {
 	cpu.finish(b, &res)
 	b.report.Results = append(b.report.Results, res)
 	return ctx.Err()
+}
+
+// pacing is when a phase started and, if set, when it ends (-duration)
+// and the time between the requests of one worker (-rate).
+type pacing struct {
+	start, deadline time.Time
+	interval        time.Duration
+}
+
+// worker is client w of a measured phase: it makes its requests one after
+// the other and returns the latencies of those that succeeded and the
+// number that failed.
+func (b *bench) worker(ctx context.Context, s loadSpec, w int, p pacing) (lats []time.Duration, errs int) {
+	n := s.count(w)
+	offset := p.interval * time.Duration(w) / time.Duration(s.workers)
+	for i := 0; ctx.Err() == nil; i++ {
+		due := p.start.Add(offset + p.interval*time.Duration(i))
+		if p.deadline.IsZero() && i >= n || !p.deadline.IsZero() && later(due, time.Now()).After(p.deadline) {
+			break
+		}
+		if p.interval > 0 && !sleepUntil(ctx, due) {
+			break
+		}
+		took, err := s.op(ctx, w, i)
+		if late := time.Since(due); p.interval > 0 && late > took {
+			took = late // open loop: from when the request was due
+		}
+		switch {
+		case err != nil && ctx.Err() != nil: // interrupted: not the server's failure
+		case err != nil:
+			errs++
+			b.recordError(err)
+		default:
+			lats = append(lats, took)
+		}
+	}
+	return lats, errs
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // sleepUntil waits until t; false if ctx ended first.

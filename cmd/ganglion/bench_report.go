@@ -46,6 +46,7 @@ type benchPhase struct {
 	Count     int     `json:"count"`
 	Seconds   float64 `json:"seconds"`
 	PerSecond float64 `json:"per_second"`
+	Retries   int     `json:"retries,omitempty"` // steps the server failed (5xx), retried
 }
 
 // benchResult is a measured phase: a number of requests of one kind, their
@@ -112,9 +113,9 @@ func (r *benchReport) writeTable(w io.Writer) error {
 	}
 	name := func(s string) string { return s + strings.Repeat(" ", width-len(s)) }
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "%s\tcount\tseconds\t/s\t\n", name("setup"))
+	fmt.Fprintf(tw, "%s\tcount\tseconds\t/s\tretries\t\n", name("setup"))
 	for _, s := range r.Setup {
-		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.1f\t\n", name(s.Name), s.Count, s.Seconds, s.PerSecond)
+		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.1f\t%d\t\n", name(s.Name), s.Count, s.Seconds, s.PerSecond, s.Retries)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -148,7 +149,10 @@ func mb(kib int64) float64 { return float64(kib) / 1024 }
 
 func (p benchParams) String() string {
 	parts := []string{fmt.Sprintf("%d users", p.Users)}
-	if p.Rooms > 0 {
+	switch {
+	case p.Rooms == 1:
+		parts = append(parts, fmt.Sprintf("1 room of %d", p.RoomSize))
+	case p.Rooms > 1:
 		parts = append(parts, fmt.Sprintf("%d rooms of %d", p.Rooms, p.RoomSize))
 	}
 	if p.Messages > 0 {

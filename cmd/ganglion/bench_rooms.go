@@ -14,7 +14,7 @@ func (b *bench) rooms(ctx context.Context) error {
 	o := b.opts
 	size := min(benchRoomSize, o.Users)
 	b.report.Params = benchParams{
-		Users: o.Users, Rooms: o.Rooms, RoomSize: size, MessagesPerUser: o.sendCount(),
+		Users: o.Users, Rooms: o.Rooms, RoomSize: size, MessagesPerUser: o.timedCount(o.Messages),
 		Concurrency: min(o.Concurrency, o.Users), Duration: o.Duration.Seconds(), Rate: o.Rate,
 	}
 	users, err := b.registerUsers(ctx, o.Users)
@@ -65,7 +65,7 @@ func (b *bench) rooms(ctx context.Context) error {
 func (b *bench) oneRoom(ctx context.Context) error {
 	o := b.opts
 	b.report.Params = benchParams{
-		Users: o.Users, Rooms: 1, RoomSize: o.Users, MessagesPerUser: o.sendCount(),
+		Users: o.Users, Rooms: 1, RoomSize: o.Users, MessagesPerUser: o.timedCount(o.Messages),
 		Concurrency: min(o.Concurrency, o.Users), Duration: o.Duration.Seconds(), Rate: o.Rate,
 	}
 	users, err := b.registerUsers(ctx, o.Users)
@@ -89,12 +89,12 @@ func (b *bench) oneRoom(ctx context.Context) error {
 	return b.sendLoad(ctx, users, o.Users)
 }
 
-// sendCount is the messages each user sends, 0 if the run is timed.
-func (o benchOptions) sendCount() int {
+// timedCount is n, or 0 if -duration replaces counts.
+func (o benchOptions) timedCount(n int) int {
 	if o.Duration > 0 {
 		return 0
 	}
-	return o.Messages
+	return n
 }
 
 // publicRoom creates a public room (public_chat preset: anyone may join).

@@ -110,6 +110,30 @@ func TestKeys(t *testing.T) {
 			}
 		})
 
+		t.Run("ErrMissingFields", func(t *testing.T) {
+			// algorithms, keys and signatures are required (Complement's
+			// TestUploadKey "Rejects invalid device keys").
+			err := postJSON(t, bob, []any{"v3", "keys", "upload"}, map[string]any{
+				"device_keys": map[string]any{"user_id": bob.UserID, "device_id": bob.DeviceID},
+			}, nil)
+			if !errors.Is(err, mautrix.MBadJSON) {
+				t.Errorf("device keys without algorithms and keys: got %v, want M_BAD_JSON", err)
+			}
+		})
+		t.Run("OKUnsigned", func(t *testing.T) {
+			// Stored for clients to judge, as Complement's
+			// TestDeviceListUpdates uploads them.
+			carol := mustRegister(t, srv.URL, "carol", "carol password")
+			dev := newDeviceIdentity(t, carol)
+			err := postJSON(t, carol, []any{"v3", "keys", "upload"}, map[string]any{"device_keys": map[string]any{
+				"user_id": carol.UserID, "device_id": carol.DeviceID, "algorithms": []string{"m.megolm.v1.aes-sha2"},
+				"keys": map[string]string{"ed25519:" + string(carol.DeviceID): dev.pub, "curve25519:" + string(carol.DeviceID): dev.pub},
+			}}, nil)
+			if err != nil {
+				t.Errorf("unsigned device keys: got %v, want them stored", err)
+			}
+		})
+
 		var query struct {
 			DeviceKeys map[string]map[string]json.RawMessage `json:"device_keys"`
 		}

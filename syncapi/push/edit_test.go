@@ -102,14 +102,14 @@ func TestRuleset_Put(t *testing.T) {
 			t.Errorf("failed puts left rules behind: %v", ids(rs.user[Override]))
 		}
 	})
-	t.Run("StripsHistoricalActions", func(t *testing.T) {
+	t.Run("KeepsHistoricalActions", func(t *testing.T) {
 		rs := &Ruleset{}
 		in := RuleInput{Actions: json.RawMessage(`["dont_notify", "coalesce", {"set_tweak": "sound", "value": "x"}]`)}
 		if err := rs.Put(Override, "x", in, "", ""); err != nil {
 			t.Fatal(err)
 		}
-		if r, _ := rs.Find(Override, "x"); string(r.Actions) != `[{"set_tweak":"sound","value":"x"}]` {
-			t.Errorf("got actions %s", r.Actions)
+		if r, _ := rs.Find(Override, "x"); string(r.Actions) != `["dont_notify","coalesce",{"set_tweak":"sound","value":"x"}]` {
+			t.Errorf("got actions %s, want them as sent (clients read them back)", r.Actions)
 		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -42,9 +43,9 @@ func checkUserRuleID(k Kind, id string) error {
 	return nil
 }
 
-// checkActions validates an actions array and returns it without the
-// historical actions dont_notify and coalesce, which the spec says to
-// strip.
+// checkActions validates an actions array. The historical actions
+// dont_notify and coalesce are kept as the client sent them (clients read
+// them back) but do nothing: only notify notifies.
 func checkActions(raw json.RawMessage) (json.RawMessage, error) {
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
 		return nil, invalid("actions is required")
@@ -61,6 +62,7 @@ func checkActions(raw json.RawMessage) (json.RawMessage, error) {
 			case "notify":
 				kept = append(kept, actNotify)
 			case "dont_notify", "coalesce":
+				kept = append(kept, strconv.Quote(name))
 			default:
 				return nil, invalid("unknown action %q", name)
 			}
