@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
@@ -18,6 +19,9 @@ import (
 // made with older parameters keep verifying after the config changes.
 type Passwords struct {
 	params config.Passwords
+	// slots bounds the hashes computed at once: each takes the configured
+	// memory, so unbounded concurrency would be unbounded memory.
+	slots chan struct{}
 	// dummy is verified against when an account has no hash, so that a
 	// login for an unknown user takes as long as one with a wrong password.
 	dummy string
@@ -34,7 +38,7 @@ func NewPasswords(params config.Passwords) (*Passwords, error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, err
 	}
-	p := &Passwords{params: params}
+	p := &Passwords{params: params, slots: make(chan struct{}, max(runtime.GOMAXPROCS(0), 1))}
 	p.dummy = p.encode(salt, key)
 	return p, nil
 }
@@ -47,7 +51,9 @@ func (p *Passwords) Hash(password string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
 	}
+	p.slots <- struct{}{}
 	key := argon2.IDKey([]byte(password), salt, p.params.Iterations, p.params.MemoryKiB, p.params.Parallelism, hashLen)
+	<-p.slots
 	return p.encode(salt, key), nil
 }
 
@@ -63,6 +69,8 @@ func (p *Passwords) encode(salt, key []byte) string {
 // (an account without password login) never matches, after spending the
 // same time as a real check.
 func (p *Passwords) Verify(encoded, password string) bool {
+	p.slots <- struct{}{}
+	defer func() { <-p.slots }()
 	if encoded == "" {
 		_, _ = verifyArgon2id(p.dummy, password)
 		return false

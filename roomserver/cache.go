@@ -48,7 +48,7 @@ func (l *roomLocks) lock(roomID string) (unlock func()) {
 
 // roomInfo is what the writer of a room needs: the room, its current state
 // and its forward extremities. It is changed only by the holder of the
-// room's lock, and only after a commit.
+// room's lock.
 type roomInfo struct {
 	nid         storage.RoomNID
 	id          string
@@ -56,6 +56,10 @@ type roomInfo struct {
 	snapshot    storage.SnapshotNID
 	state       map[gmsl.StateKeyTuple]storage.EventNID
 	extremities []extremity
+	// overlay holds a writer's changes to state (0: removed) until its
+	// commit; state itself is shared with the cached roomInfo, so that a
+	// send does not copy the state of a large room.
+	overlay map[gmsl.StateKeyTuple]storage.EventNID
 }
 
 type extremity struct {
@@ -64,20 +68,32 @@ type extremity struct {
 	depth int64
 }
 
-// clone returns a copy that a writer may change before its commit.
+// clone returns a copy that a writer changes before its commit: state is
+// shared and changes go to the overlay.
 func (ri *roomInfo) clone() *roomInfo {
 	c := *ri
-	c.state = make(map[gmsl.StateKeyTuple]storage.EventNID, len(ri.state))
-	for k, v := range ri.state {
-		c.state[k] = v
-	}
+	c.overlay = map[gmsl.StateKeyTuple]storage.EventNID{}
 	c.extremities = append([]extremity(nil), ri.extremities...)
 	return &c
 }
 
+// committed folds the overlay into the shared state once the writer's
+// transaction committed. Only the lock holder reads the state, so changing
+// the shared map in place is safe; the previous roomInfo is dropped.
+func (ri *roomInfo) committed() {
+	for k, v := range ri.overlay {
+		if v == 0 {
+			delete(ri.state, k)
+		} else {
+			ri.state[k] = v
+		}
+	}
+	ri.overlay = nil
+}
+
 const (
 	roomCacheSize  = 1024
-	eventCacheSize = 65536
+	eventCacheSize = 16384
 )
 
 // roomCache keeps the roomInfo of recently written rooms.

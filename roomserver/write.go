@@ -95,6 +95,7 @@ func (r *Roomserver) writeEvents(ctx context.Context, ri *roomInfo, writes []wri
 	if err != nil {
 		return nil, err
 	}
+	ri.committed()
 	r.rooms.put(ri)
 	r.versions.Store(ri.nid, ri.version)
 	for nid, pdu := range stored {
@@ -215,14 +216,10 @@ func (r *Roomserver) apply(ctx context.Context, tx *storage.Tx, ri *roomInfo, w 
 	}
 	ri.snapshot = current
 	for tuple, n := range p.delta {
-		switch n {
-		case 0:
-			delete(ri.state, tuple)
-		case selfNID:
-			ri.state[tuple] = nid
-		default:
-			ri.state[tuple] = n
+		if n == selfNID {
+			n = nid
 		}
+		ri.overlay[tuple] = n
 	}
 	ri.extremities = append([]extremity(nil), p.extremities...)
 	for i := range ri.extremities {

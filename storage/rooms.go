@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 )
 
@@ -184,6 +185,9 @@ func nids[N ~int64](ctx context.Context, db *DB, cache *nameCache[N], table, nid
 	if len(missing) == 0 {
 		return out, nil
 	}
+	// A fixed order keeps concurrent inserts of overlapping names from
+	// deadlocking each other under PostgreSQL.
+	slices.Sort(missing)
 	found := map[string]N{}
 	err := db.WithTx(ctx, func(ctx context.Context, tx *Tx) error {
 		for _, name := range missing {
