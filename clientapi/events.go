@@ -190,6 +190,28 @@ func (a *API) getMembers(w http.ResponseWriter, r *http.Request, s *Session) err
 		return err
 	}
 	q := r.URL.Query()
+	if at := q.Get("at"); at != "" {
+		// The members as they were at a point of the timeline (a sync or
+		// pagination token), for joined users; others keep the state they
+		// may see.
+		pos, ok := syncapi.ParsePaginationToken(at)
+		if !ok {
+			return mxerr.InvalidParam("malformed at token")
+		}
+		membership, err := a.rooms.Membership(r.Context(), r.PathValue("roomId"), s.UserID)
+		if err != nil {
+			return roomError(err)
+		}
+		if membership == spec.Join {
+			past, err := a.rooms.StateAtPosition(r.Context(), r.PathValue("roomId"), pos-1)
+			if err != nil {
+				return roomError(err)
+			}
+			if len(past) > 0 {
+				view = past
+			}
+		}
+	}
 	want, notWant := q.Get("membership"), q.Get("not_membership")
 	var members []gmsl.PDU
 	for _, ev := range view {

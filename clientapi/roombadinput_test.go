@@ -106,3 +106,30 @@ func TestRoomBadInput(t *testing.T) {
 		})
 	})
 }
+
+// TestMembersAt: /members?at= gives the members as they were at a token.
+func TestMembersAt(t *testing.T) {
+	eachServer(t, nil, func(t *testing.T, s *testServer) {
+		alice := s.mustRegister(t, "alice", "alice password")
+		bob := s.mustRegister(t, "bob", "bob password")
+		r := s.do(t, "POST", v3+"/createRoom", alice.Token, map[string]any{"preset": "public_chat"})
+		wantOK(t, r)
+		room := url.PathEscape(r.str("room_id"))
+		before := s.do(t, "GET", v3+"/sync", alice.Token, nil)
+		wantOK(t, before)
+		wantOK(t, s.do(t, "POST", v3+"/rooms/"+room+"/join", bob.Token, map[string]any{}))
+		count := func(query string) int {
+			m := s.do(t, "GET", v3+"/rooms/"+room+"/members"+query, alice.Token, nil)
+			wantOK(t, m)
+			chunk, _ := m.Body["chunk"].([]any)
+			return len(chunk)
+		}
+		if n := count("?at=" + url.QueryEscape(before.str("next_batch"))); n != 1 {
+			t.Errorf("members at the token before bob joined: got %d, want 1", n)
+		}
+		if n := count(""); n != 2 {
+			t.Errorf("members now: got %d, want 2", n)
+		}
+		wantErr(t, s.do(t, "GET", v3+"/rooms/"+room+"/members?at=garbage", alice.Token, nil), http.StatusBadRequest, "M_INVALID_PARAM")
+	})
+}

@@ -78,3 +78,21 @@ func (r *Roomserver) snapshotAt(ctx context.Context, room storage.RoomNID, pos i
 	}
 	return row.AfterSnapshot, nil
 }
+
+// StateAtPosition returns the room state after its last event at or
+// before stream position pos.
+func (r *Roomserver) StateAtPosition(ctx context.Context, roomID string, pos int64) ([]gmsl.PDU, error) {
+	room, err := r.roomRow(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	snapshot, err := r.snapshotAt(ctx, room.NID, pos)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := r.db.Snapshot(ctx, snapshot)
+	if err != nil {
+		return nil, err
+	}
+	return r.events(ctx, entryEvents(entries))
+}
