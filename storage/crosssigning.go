@@ -47,24 +47,3 @@ func (tx *Tx) PutKeySignature(ctx context.Context, s KeySignature) error {
 		s.TargetUser, s.TargetKeyID, s.SignerUser, s.SignerKeyID, s.Signature)
 	return err
 }
-
-// KeySignatures returns the signatures over a user's keys (devices and
-// cross-signing keys), as seen by viewer: signatures by the target user
-// itself and by the viewer.
-func (db *DB) KeySignatures(ctx context.Context, targetUser, viewer string) ([]KeySignature, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT target_key_id, signer_user, signer_key_id, signature FROM key_signatures
-		WHERE target_user = $1 AND (signer_user = $1 OR signer_user = $2)`, targetUser, viewer)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []KeySignature
-	for rows.Next() {
-		s := KeySignature{TargetUser: targetUser}
-		if err := rows.Scan(&s.TargetKeyID, &s.SignerUser, &s.SignerKeyID, &s.Signature); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
-}

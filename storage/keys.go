@@ -245,3 +245,112 @@ func (tx *Tx) ForgetDevices(ctx context.Context, userID string, deviceIDs []stri
 	_, err := tx.AddDeviceListChange(ctx, userID)
 	return err
 }
+
+// KeysOfUsers is everything /keys/query returns of a set of users, read in
+// a handful of queries whatever the number of users.
+type KeysOfUsers struct {
+	Devices      map[string]map[string]json.RawMessage // user -> device -> keys
+	CrossSigning map[string]map[string]json.RawMessage // user -> key type -> key
+	Signatures   map[string][]KeySignature             // target user -> signatures
+	DeviceNames  map[string]map[string]string          // user -> device -> display name (local users)
+}
+
+// KeysOf reads the keys of users as viewer sees them: signatures by each
+// target user itself and by the viewer. localparts maps the local users
+// among them to their localparts, for device display names.
+func (db *DB) KeysOf(ctx context.Context, users []string, localparts map[string]string, viewer string) (*KeysOfUsers, error) {
+	out := &KeysOfUsers{Devices: map[string]map[string]json.RawMessage{}, CrossSigning: map[string]map[string]json.RawMessage{},
+		Signatures: map[string][]KeySignature{}, DeviceNames: map[string]map[string]string{}}
+	if len(users) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(users))
+	for i, u := range users {
+		args[i] = u
+	}
+	in := placeholdersFrom(1, len(users))
+	err := eachRow(ctx, db.read, "SELECT user_id, device_id, key_json FROM device_keys WHERE user_id IN ("+in+")", args,
+		func(scan func(...any) error) error {
+			var user, device, key string
+			if err := scan(&user, &device, &key); err != nil {
+				return err
+			}
+			if out.Devices[user] == nil {
+				out.Devices[user] = map[string]json.RawMessage{}
+			}
+			out.Devices[user][device] = json.RawMessage(key)
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("device keys: %w", err)
+	}
+	err = eachRow(ctx, db.read, "SELECT user_id, key_type, key_json FROM cross_signing_keys WHERE user_id IN ("+in+")", args,
+		func(scan func(...any) error) error {
+			var user, typ, key string
+			if err := scan(&user, &typ, &key); err != nil {
+				return err
+			}
+			if out.CrossSigning[user] == nil {
+				out.CrossSigning[user] = map[string]json.RawMessage{}
+			}
+			out.CrossSigning[user][typ] = json.RawMessage(key)
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("cross-signing keys: %w", err)
+	}
+	err = eachRow(ctx, db.read, `SELECT target_user, target_key_id, signer_user, signer_key_id, signature FROM key_signatures
+		WHERE target_user IN (`+in+`) AND (signer_user = target_user OR signer_user = $`+fmt.Sprint(len(users)+1)+`)`,
+		append(args, viewer), func(scan func(...any) error) error {
+			var s KeySignature
+			if err := scan(&s.TargetUser, &s.TargetKeyID, &s.SignerUser, &s.SignerKeyID, &s.Signature); err != nil {
+				return err
+			}
+			out.Signatures[s.TargetUser] = append(out.Signatures[s.TargetUser], s)
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("key signatures: %w", err)
+	}
+	if len(localparts) == 0 {
+		return out, nil
+	}
+	byLocal := map[string]string{}
+	var largs []any
+	for user, local := range localparts {
+		byLocal[local] = user
+		largs = append(largs, local)
+	}
+	err = eachRow(ctx, db.read, "SELECT localpart, device_id, display_name FROM devices WHERE display_name IS NOT NULL AND localpart IN ("+
+		placeholdersFrom(1, len(largs))+")", largs, func(scan func(...any) error) error {
+		var local, device, name string
+		if err := scan(&local, &device, &name); err != nil {
+			return err
+		}
+		user := byLocal[local]
+		if out.DeviceNames[user] == nil {
+			out.DeviceNames[user] = map[string]string{}
+		}
+		out.DeviceNames[user][device] = name
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("device names: %w", err)
+	}
+	return out, nil
+}
+
+// eachRow runs a query and calls fn for every row.
+func eachRow(ctx context.Context, q querier, query string, args []any, fn func(scan func(...any) error) error) error {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

@@ -30,7 +30,9 @@ func (k *Keys) Query(ctx context.Context, requester string, users map[string][]s
 		SelfSigningKeys: map[string]json.RawMessage{}, UserSigningKeys: map[string]json.RawMessage{},
 		Failures: map[string]any{},
 	}
-	for userID, devices := range users {
+	var local []string
+	localparts := map[string]string{}
+	for userID := range users {
 		u, err := spec.NewUserID(userID, true)
 		if err != nil {
 			return nil, mxerr.InvalidParam("invalid user id %q", userID)
@@ -39,29 +41,36 @@ func (k *Keys) Query(ctx context.Context, requester string, users map[string][]s
 			resp.Failures[string(u.Domain())] = map[string]string{"status": "unreachable"}
 			continue
 		}
-		if err := k.queryLocal(ctx, requester, userID, u.Local(), devices, resp); err != nil {
+		local = append(local, userID)
+		localparts[userID] = u.Local()
+	}
+	stored, err := k.db.KeysOf(ctx, local, localparts, requester)
+	if err != nil {
+		return nil, err
+	}
+	for _, userID := range local {
+		if err := queryUser(requester, userID, users[userID], stored, resp); err != nil {
 			return nil, err
 		}
 	}
 	return resp, nil
 }
 
-func (k *Keys) queryLocal(ctx context.Context, requester, userID, localpart string, devices []string, resp *QueryResponse) error {
-	sigs, err := k.db.KeySignatures(ctx, userID, requester)
-	if err != nil {
-		return err
+// queryUser fills the response with one local user's keys.
+func queryUser(requester, userID string, devices []string, stored *storage.KeysOfUsers, resp *QueryResponse) error {
+	want := map[string]bool{}
+	for _, d := range devices {
+		want[d] = true
 	}
-	stored, err := k.db.DeviceKeys(ctx, userID, devices)
-	if err != nil {
-		return err
-	}
+	sigs := stored.Signatures[userID]
 	out := map[string]json.RawMessage{}
-	for deviceID, raw := range stored {
+	for deviceID, raw := range stored.Devices[userID] {
+		if len(want) > 0 && !want[deviceID] {
+			continue
+		}
 		extra := map[string]any{}
-		if d, err := k.db.Device(ctx, localpart, deviceID); err == nil && d.DisplayName != nil {
-			extra["device_display_name"] = *d.DisplayName
-		} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
-			return err
+		if name, ok := stored.DeviceNames[userID][deviceID]; ok {
+			extra["device_display_name"] = name
 		}
 		merged, err := withSignatures(raw, sigs, deviceID, extra)
 		if err != nil {
@@ -70,11 +79,7 @@ func (k *Keys) queryLocal(ctx context.Context, requester, userID, localpart stri
 		out[deviceID] = merged
 	}
 	resp.DeviceKeys[userID] = out
-	cross, err := k.db.CrossSigningKeys(ctx, userID)
-	if err != nil {
-		return err
-	}
-	for typ, raw := range cross {
+	for typ, raw := range stored.CrossSigning[userID] {
 		if typ == keyUserSigning && userID != requester {
 			continue // only its owner sees the user-signing key
 		}
