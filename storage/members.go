@@ -253,3 +253,31 @@ func (db *DB) RoomList(ctx context.Context, userID string, bumpTypes []TypeNID) 
 	}
 	return out, rows.Err()
 }
+
+// SharingRoom returns those of the candidates who are joined to a room the
+// user is joined to.
+func (db *DB) SharingRoom(ctx context.Context, userID string, candidates []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(candidates) == 0 {
+		return out, nil
+	}
+	args := []any{userID}
+	for _, c := range candidates {
+		args = append(args, c)
+	}
+	err := eachRow(ctx, db.read, `SELECT DISTINCT b.user_id FROM memberships a
+		JOIN memberships b ON b.room_nid = a.room_nid AND b.membership = 'join'
+		WHERE a.user_id = $1 AND a.membership = 'join' AND b.user_id IN (`+placeholdersFrom(2, len(candidates))+`)`,
+		args, func(scan func(...any) error) error {
+			var u string
+			if err := scan(&u); err != nil {
+				return err
+			}
+			out[u] = true
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("users sharing a room with %s: %w", userID, err)
+	}
+	return out, nil
+}

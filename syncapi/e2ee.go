@@ -77,61 +77,51 @@ func (run *syncRun) deviceLists(ctx context.Context) (*DeviceLists, error) {
 	if run.initial {
 		return nil, nil
 	}
-	shared, err := run.sharedUsers(ctx)
+	var (
+		updated []string
+		moves   []storage.MembershipChange
+		err     error
+	)
+	if run.to.DeviceLists > run.since.DeviceLists {
+		if updated, err = run.s.db.DeviceListChanges(ctx, run.since.DeviceLists, run.to.DeviceLists); err != nil {
+			return nil, err
+		}
+	}
+	if run.to.Events > run.since.Events {
+		if moves, err = run.s.db.MembershipChanges(ctx, run.req.UserID, run.since.Events, run.to.Events); err != nil {
+			return nil, err
+		}
+	}
+	if len(updated)+len(moves) == 0 {
+		return nil, nil // the common case: no reads beyond these two
+	}
+	candidates := slices.Clone(updated)
+	for _, m := range moves {
+		candidates = append(candidates, m.UserID)
+	}
+	shared, err := run.s.db.SharingRoom(ctx, run.req.UserID, candidates)
 	if err != nil {
 		return nil, err
 	}
-	changed := map[string]bool{}
-	if run.to.DeviceLists > run.since.DeviceLists {
-		users, err := run.s.db.DeviceListChanges(ctx, run.since.DeviceLists, run.to.DeviceLists)
-		if err != nil {
-			return nil, err
-		}
-		for _, u := range users {
-			if shared[u] || u == run.req.UserID {
-				changed[u] = true
-			}
+	changed, left := map[string]bool{}, map[string]bool{}
+	for _, u := range updated {
+		if shared[u] || u == run.req.UserID {
+			changed[u] = true
 		}
 	}
-	left := map[string]bool{}
-	if run.to.Events > run.since.Events {
-		moves, err := run.s.db.MembershipChanges(ctx, run.req.UserID, run.since.Events, run.to.Events)
-		if err != nil {
-			return nil, err
-		}
-		for _, m := range moves {
-			switch {
-			case m.UserID == run.req.UserID:
-			case m.Membership == spec.Join && shared[m.UserID]:
-				changed[m.UserID] = true
-			case m.Membership != spec.Join && !shared[m.UserID]:
-				left[m.UserID] = true
-			}
+	for _, m := range moves {
+		switch {
+		case m.UserID == run.req.UserID:
+		case m.Membership == spec.Join && shared[m.UserID]:
+			changed[m.UserID] = true
+		case m.Membership != spec.Join && !shared[m.UserID]:
+			left[m.UserID] = true
 		}
 	}
 	if len(changed)+len(left) == 0 {
 		return nil, nil
 	}
 	return &DeviceLists{Changed: sortedKeys(changed), Left: sortedKeys(left)}, nil
-}
-
-// sharedUsers are the users joined to a room the user is joined to.
-func (run *syncRun) sharedUsers(ctx context.Context) (map[string]bool, error) {
-	rooms, err := run.s.rooms.UserRooms(ctx, run.req.UserID, spec.Join)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]bool{}
-	for _, roomID := range rooms {
-		members, err := run.s.rooms.Members(ctx, roomID, spec.Join)
-		if err != nil {
-			return nil, err
-		}
-		for _, m := range members {
-			out[*m.StateKey()] = true
-		}
-	}
-	return out, nil
 }
 
 func sortedKeys(m map[string]bool) []string {
