@@ -177,3 +177,18 @@ func TestRestart(t *testing.T) {
 		}
 	})
 }
+
+// mustPublicRoom creates a public room of owner that the others join.
+func mustPublicRoom(t *testing.T, owner *mautrix.Client, others ...*mautrix.Client) id.RoomID {
+	t.Helper()
+	room, err := owner.CreateRoom(context.Background(), &mautrix.ReqCreateRoom{Preset: "public_chat"})
+	if err != nil {
+		t.Fatalf("create room: %v", err)
+	}
+	for _, cli := range others {
+		if _, err := cli.JoinRoomByID(context.Background(), room.RoomID); err != nil {
+			t.Fatalf("%s joins: %v", cli.UserID, err)
+		}
+	}
+	return room.RoomID
+}

@@ -33,6 +33,18 @@ scenarios:
             GET /members at the largest
   messages  a room with -messages messages, then -requests pages of
             GET /messages?dir=b&limit=50 read backwards by -concurrency readers
+  longpoll  -users members of one public room, each holding a /sync long-poll
+            (timeout 30 s): idle for -duration (default 10s; the server's CPU
+            is the figure), then -messages messages sent one every 200 ms (or
+            at -rate per second), each timed from its send to its arrival in
+            every member's sync; the errors of send-to-delivery are the
+            deliveries missing
+  initialsync  one user in -rooms rooms of -messages messages each:
+            -requests initial syncs (timeline limit 10, inline filter), then
+            10 times as many incremental syncs with nothing new (timeout 0)
+  sliding   the same user: -requests simplified sliding sync requests, each
+            a new connection, for a list of the 20 most recent rooms
+            (timeline_limit 1, name and avatar)
 
 flags:
 `
@@ -68,10 +80,13 @@ const (
 // benchDefaults are the sizes of each scenario when the flags leave them
 // zero: users, rooms, messages, requests, concurrency (0: one per user).
 var benchDefaults = map[string]benchOptions{
-	"rooms":    {Users: 100, Rooms: 100, Messages: 20},
-	"oneroom":  {Users: 50, Messages: 20},
-	"join":     {Users: 1000, Requests: 50, Concurrency: 1},
-	"messages": {Users: 10, Messages: 2000, Requests: 1000, Concurrency: 4},
+	"rooms":       {Users: 100, Rooms: 100, Messages: 20},
+	"oneroom":     {Users: 50, Messages: 20},
+	"join":        {Users: 1000, Requests: 50, Concurrency: 1},
+	"messages":    {Users: 10, Messages: 2000, Requests: 1000, Concurrency: 4},
+	"longpoll":    {Users: 1000, Messages: 50},
+	"initialsync": {Users: 1, Rooms: 500, Messages: 20, Requests: 20},
+	"sliding":     {Users: 1, Rooms: 500, Messages: 20, Requests: 200},
 }
 
 // benchCommand is "ganglion bench".
@@ -83,14 +98,14 @@ func benchCommand(ctx context.Context, args []string) error {
 	}
 	var o benchOptions
 	fs.StringVar(&o.URL, "url", "http://127.0.0.1:8008", "base URL of the homeserver")
-	fs.StringVar(&o.Scenario, "scenario", "", "rooms, oneroom, join or messages")
+	fs.StringVar(&o.Scenario, "scenario", "", "rooms, oneroom, join, messages, longpoll, initialsync or sliding")
 	fs.IntVar(&o.Users, "users", 0, "users (join: members the room grows to) (default per scenario)")
-	fs.IntVar(&o.Rooms, "rooms", 0, "rooms: number of rooms (default 100)")
-	fs.IntVar(&o.Messages, "messages", 0, "rooms, oneroom: messages each user sends; messages: messages in the room (default per scenario)")
-	fs.IntVar(&o.Requests, "requests", 0, "join: joins timed at each size; messages: pages read (default per scenario)")
+	fs.IntVar(&o.Rooms, "rooms", 0, "rooms, initialsync, sliding: number of rooms (default per scenario)")
+	fs.IntVar(&o.Messages, "messages", 0, "rooms, oneroom: messages each user sends; messages: messages in the room; longpoll: messages timed; initialsync, sliding: messages per room (default per scenario)")
+	fs.IntVar(&o.Requests, "requests", 0, "join: joins timed at each size; messages: pages read; initialsync, sliding: syncs timed (default per scenario)")
 	fs.IntVar(&o.Concurrency, "concurrency", 0, "clients sending at once in the measured phase (default: one per user; join 1, messages 4)")
-	fs.DurationVar(&o.Duration, "duration", 0, "rooms, oneroom, messages: measure for this long instead of by counts")
-	fs.Float64Var(&o.Rate, "rate", 0, "rooms, oneroom, messages: pace the clients to this many requests/s in all; "+
+	fs.DurationVar(&o.Duration, "duration", 0, "rooms, oneroom, messages: measure for this long instead of by counts; longpoll: the idle phase (default 10s)")
+	fs.Float64Var(&o.Rate, "rate", 0, "rooms, oneroom, messages: pace the clients to this many requests/s in all (longpoll: messages/s, default 5); "+
 		"latency then counts from when a request was due (default: each client sends on its last answer)")
 	fs.IntVar(&o.PID, "pid", 0, "pid of the server process, to report its CPU time and memory (same machine)")
 	fs.StringVar(&o.SharedSecret, "shared-secret", "", "registration shared secret (default: open registration with m.login.dummy)")
@@ -119,7 +134,7 @@ func benchCommand(ctx context.Context, args []string) error {
 func (o *benchOptions) resolve() error {
 	d, ok := benchDefaults[o.Scenario]
 	if !ok {
-		return fmt.Errorf("bench: -scenario must be rooms, oneroom, join or messages, not %q", o.Scenario)
+		return fmt.Errorf("bench: -scenario must be rooms, oneroom, join, messages, longpoll, initialsync or sliding, not %q", o.Scenario)
 	}
 	u, err := url.Parse(o.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -185,6 +200,7 @@ func runBench(ctx context.Context, o benchOptions, progress io.Writer) (*benchRe
 	defer b.client.http.CloseIdleConnections()
 	scenarios := map[string]func(context.Context) error{
 		"rooms": b.rooms, "oneroom": b.oneRoom, "join": b.join, "messages": b.messagesScenario,
+		"longpoll": b.longpoll, "initialsync": b.initialSync, "sliding": b.sliding,
 	}
 	err := scenarios[o.Scenario](ctx)
 	if o.PID > 0 {

@@ -204,3 +204,57 @@ func TestBench_Scenarios(t *testing.T) {
 		}
 	})
 }
+
+// TestBench_SyncScenarios runs the sync scenarios of "ganglion bench" with
+// tiny sizes against an in-process server: every member gets every message,
+// idle long-polls answer nothing, and every timed sync succeeds.
+func TestBench_SyncScenarios(t *testing.T) {
+	type want struct {
+		name  string
+		count int
+	}
+	cases := []struct {
+		opts benchOptions
+		want []want
+	}{
+		{benchOptions{Scenario: "longpoll", Users: 3, Messages: 4, Rate: 20, Duration: 300 * time.Millisecond},
+			[]want{{"idle long-polls (answers)", 0}, {"send message", 4}, {"send-to-delivery", 12}}},
+		{benchOptions{Scenario: "initialsync", Rooms: 3, Messages: 2, Requests: 3},
+			[]want{{"initial sync, timeline 10", 3}, {"incremental sync, nothing new", 30}}},
+		{benchOptions{Scenario: "sliding", Rooms: 3, Messages: 1, Requests: 4}, []want{{"sliding sync list of 20", 4}}},
+	}
+	eachDialect(t, func(t *testing.T, cfg *config.Config) {
+		srv, _ := startServer(t, cfg)
+		for _, c := range cases {
+			t.Run("OK/"+c.opts.Scenario, func(t *testing.T) {
+				o := c.opts
+				o.URL, o.PID, o.Timeout = srv.URL, os.Getpid(), 30*time.Second
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				rep, err := runBench(ctx, o, io.Discard)
+				if err != nil {
+					t.Fatalf("run: %v", err)
+				}
+				if len(rep.Errors) > 0 {
+					t.Errorf("got errors %q, want none", rep.Errors)
+				}
+				if len(rep.Results) != len(c.want) {
+					t.Fatalf("got %d results, want %d: %+v", len(rep.Results), len(c.want), rep.Results)
+				}
+				for j, w := range c.want {
+					r := rep.Results[j]
+					if r.Name != w.name || r.Count != w.count || r.Errors != 0 {
+						t.Errorf("result %d: got %s count %d errors %d, want %s count %d errors 0",
+							j, r.Name, r.Count, r.Errors, w.name, w.count)
+					}
+					if w.count > 0 && (r.P50 <= 0 || r.P50 > r.P99 || r.P99 > r.Max) {
+						t.Errorf("result %d: got latencies %v/%v/%v, want ordered latencies", j, r.P50, r.P99, r.Max)
+					}
+				}
+				if err := errors.Join(rep.writeTable(io.Discard), rep.writeJSON(io.Discard)); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+	})
+}

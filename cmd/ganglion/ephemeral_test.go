@@ -35,56 +35,50 @@ func TestTypingAndReceipts(t *testing.T) {
 		ctx := context.Background()
 		alice := mustRegister(t, srv.URL, "alice", "alice password")
 		bob := mustRegister(t, srv.URL, "bob", "bob password")
-		room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := bob.JoinRoomByID(ctx, room.RoomID); err != nil {
-			t.Fatal(err)
-		}
-		msg, err := alice.SendText(ctx, room.RoomID, "read me")
+		room := mustPublicRoom(t, alice, bob)
+		msg, err := alice.SendText(ctx, room, "read me")
 		if err != nil {
 			t.Fatal(err)
 		}
 		base := mustSync(t, alice, "", 0, "")
 
-		if _, err := bob.UserTyping(ctx, room.RoomID, true, 30000); err != nil {
+		if _, err := bob.UserTyping(ctx, room, true, 30000); err != nil {
 			t.Fatalf("typing: %v", err)
 		}
 		typing := mustSync(t, alice, base.NextBatch, 0, "")
-		content := ephemeralOf(t, typing, room.RoomID, "m.typing")
+		content := ephemeralOf(t, typing, room, "m.typing")
 		if ids, _ := content["user_ids"].([]any); len(ids) != 1 || ids[0] != string(bob.UserID) {
 			t.Fatalf("alice sees typing: got %v, want [bob]", content)
 		}
-		if _, err := bob.UserTyping(ctx, room.RoomID, false, 0); err != nil {
+		if _, err := bob.UserTyping(ctx, room, false, 0); err != nil {
 			t.Fatal(err)
 		}
 		stopped := mustSync(t, alice, typing.NextBatch, 0, "")
-		if ids, _ := ephemeralOf(t, stopped, room.RoomID, "m.typing")["user_ids"].([]any); len(ids) != 0 {
+		if ids, _ := ephemeralOf(t, stopped, room, "m.typing")["user_ids"].([]any); len(ids) != 0 {
 			t.Errorf("after bob stopped: got typing %v, want nobody", ids)
 		}
 
-		if err := bob.SendReceipt(ctx, room.RoomID, msg.EventID, event.ReceiptTypeRead, nil); err != nil {
+		if err := bob.SendReceipt(ctx, room, msg.EventID, event.ReceiptTypeRead, nil); err != nil {
 			t.Fatalf("receipt: %v", err)
 		}
 		read := mustSync(t, alice, stopped.NextBatch, 0, "")
-		receipts, _ := json.Marshal(ephemeralOf(t, read, room.RoomID, "m.receipt"))
+		receipts, _ := json.Marshal(ephemeralOf(t, read, room, "m.receipt"))
 		var parsed map[string]map[string]map[string]any
 		if err := json.Unmarshal(receipts, &parsed); err != nil || parsed[string(msg.EventID)]["m.read"][string(bob.UserID)] == nil {
 			t.Fatalf("alice sees bob's receipt: got %s", receipts)
 		}
 
-		if err := bob.SetReadMarkers(ctx, room.RoomID, &mautrix.ReqSetReadMarkers{
+		if err := bob.SetReadMarkers(ctx, room, &mautrix.ReqSetReadMarkers{
 			FullyRead: msg.EventID, ReadPrivate: msg.EventID,
 		}); err != nil {
 			t.Fatalf("read markers: %v", err)
 		}
 		quiet := mustSync(t, alice, read.NextBatch, 0, "")
-		if c := ephemeralOf(t, quiet, room.RoomID, "m.receipt"); c != nil {
+		if c := ephemeralOf(t, quiet, room, "m.receipt"); c != nil {
 			t.Errorf("alice sees bob's private receipt: %v", c)
 		}
 		own := mustSync(t, bob, "", 0, "")
-		jr := own.Rooms.Join[room.RoomID]
+		jr := own.Rooms.Join[room]
 		var marker bool
 		for _, ev := range jr.AccountData.Events {
 			marker = marker || (ev.Type.Type == "m.fully_read" && ev.Content.Raw["event_id"] == string(msg.EventID))
@@ -92,7 +86,7 @@ func TestTypingAndReceipts(t *testing.T) {
 		if !marker {
 			t.Error("bob's read marker missing from his room account data")
 		}
-		if _, err := mustClient(t, srv.URL).UserTyping(ctx, room.RoomID, true, 1000); err == nil {
+		if _, err := mustClient(t, srv.URL).UserTyping(ctx, room, true, 1000); err == nil {
 			t.Error("typing without a token: got nil error")
 		}
 	})

@@ -56,45 +56,39 @@ func TestPushCounts(t *testing.T) {
 		ctx := context.Background()
 		alice := mustRegister(t, srv.URL, "alice", "alice password")
 		bob := mustRegister(t, srv.URL, "bob", "bob password")
-		room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := bob.JoinRoomByID(ctx, room.RoomID); err != nil {
-			t.Fatal(err)
-		}
+		room := mustPublicRoom(t, alice, bob)
 		base := mustSync(t, bob, "", 0, "")
 
 		poll := longPoll(t, srv, bob, base.NextBatch)
-		mention := mustSend(t, alice, room.RoomID, map[string]any{"msgtype": "m.text", "body": "bob, look",
+		mention := mustSend(t, alice, room, map[string]any{"msgtype": "m.text", "body": "bob, look",
 			"m.mentions": map[string]any{"user_ids": []string{bob.UserID.String()}}})
 		woken := <-poll
 		var inTimeline bool
-		for _, ev := range woken.Rooms.Join[room.RoomID].Timeline.Events {
+		for _, ev := range woken.Rooms.Join[room].Timeline.Events {
 			inTimeline = inTimeline || ev.ID == mention
 		}
-		if got := unreadOf(t, woken, room.RoomID); !inTimeline || got.NotificationCount != 1 || got.HighlightCount != 1 {
+		if got := unreadOf(t, woken, room); !inTimeline || got.NotificationCount != 1 || got.HighlightCount != 1 {
 			t.Fatalf("long-poll after the mention: timeline has it %v, counts %+v, want both with 1/1", inTimeline, got)
 		}
 
-		if err := bob.SetReadMarkers(ctx, room.RoomID, &mautrix.ReqSetReadMarkers{ReadPrivate: mention}); err != nil {
+		if err := bob.SetReadMarkers(ctx, room, &mautrix.ReqSetReadMarkers{ReadPrivate: mention}); err != nil {
 			t.Fatal(err)
 		}
 		read := mustSync(t, bob, woken.NextBatch, 0, "")
-		if got := unreadOf(t, read, room.RoomID); got.NotificationCount != 0 || got.HighlightCount != 0 {
+		if got := unreadOf(t, read, room); got.NotificationCount != 0 || got.HighlightCount != 0 {
 			t.Fatalf("after the private receipt: got %+v, want 0/0", got)
 		}
 
-		mustSend(t, alice, room.RoomID, map[string]any{"msgtype": "m.text", "body": "before the restart"})
-		if got := unreadOf(t, mustSync(t, bob, "", 0, ""), room.RoomID); got.NotificationCount != 1 {
+		mustSend(t, alice, room, map[string]any{"msgtype": "m.text", "body": "before the restart"})
+		if got := unreadOf(t, mustSync(t, bob, "", 0, ""), room); got.NotificationCount != 1 {
 			t.Fatalf("before the restart: got %+v, want 1 notification", got)
 		}
 		stop()
 		again, _ := startServer(t, cfg)
 		alice.HomeserverURL.Host = again.URL[len("http://"):]
 		bob.HomeserverURL.Host = again.URL[len("http://"):]
-		mustSend(t, alice, room.RoomID, map[string]any{"msgtype": "m.text", "body": "after the restart"})
-		if got := unreadOf(t, mustSync(t, bob, "", 0, ""), room.RoomID); got.NotificationCount != 2 || got.HighlightCount != 0 {
+		mustSend(t, alice, room, map[string]any{"msgtype": "m.text", "body": "after the restart"})
+		if got := unreadOf(t, mustSync(t, bob, "", 0, ""), room); got.NotificationCount != 2 || got.HighlightCount != 0 {
 			t.Fatalf("after the restart: got %+v, want 2/0", got)
 		}
 	})
@@ -109,13 +103,7 @@ func TestPushRules(t *testing.T) {
 		ctx := context.Background()
 		alice := mustRegister(t, srv.URL, "alice", "alice password")
 		bob := mustRegister(t, srv.URL, "bob", "bob password")
-		room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := bob.JoinRoomByID(ctx, room.RoomID); err != nil {
-			t.Fatal(err)
-		}
+		room := mustPublicRoom(t, alice, bob)
 		rules, err := bob.GetPushRules(ctx)
 		if err != nil {
 			t.Fatalf("get push rules: %v", err)
@@ -127,7 +115,7 @@ func TestPushRules(t *testing.T) {
 		base := mustSync(t, bob, "", 0, "")
 		poll := longPoll(t, srv, bob, base.NextBatch)
 		mute := &mautrix.ReqPutPushRule{Actions: []*pushrules.PushAction{}}
-		if err := bob.PutPushRule(ctx, "global", pushrules.RoomRule, string(room.RoomID), mute); err != nil {
+		if err := bob.PutPushRule(ctx, "global", pushrules.RoomRule, string(room), mute); err != nil {
 			t.Fatalf("mute the room: %v", err)
 		}
 		woken := <-poll
@@ -135,25 +123,25 @@ func TestPushRules(t *testing.T) {
 		for _, ev := range woken.AccountData.Events {
 			if ev.Type == event.AccountDataPushRules {
 				rs, err := pushrules.EventToPushRules(ev)
-				sawRules = err == nil && rs != nil && rs.Room.Map[string(room.RoomID)] != nil
+				sawRules = err == nil && rs != nil && rs.Room.Map[string(room)] != nil
 			}
 		}
 		if !sawRules {
 			t.Fatal("the long-poll woken by the change has no m.push_rules with the room rule")
 		}
 
-		mustSend(t, alice, room.RoomID, map[string]any{"msgtype": "m.text", "body": "muted"})
-		if got := unreadOf(t, mustSync(t, bob, "", 0, ""), room.RoomID); got.NotificationCount != 0 {
+		mustSend(t, alice, room, map[string]any{"msgtype": "m.text", "body": "muted"})
+		if got := unreadOf(t, mustSync(t, bob, "", 0, ""), room); got.NotificationCount != 0 {
 			t.Fatalf("muted room: got %+v, want no notification", got)
 		}
-		if err := bob.SetPushRuleEnabled(ctx, "global", pushrules.RoomRule, string(room.RoomID), false); err != nil {
+		if err := bob.SetPushRuleEnabled(ctx, "global", pushrules.RoomRule, string(room), false); err != nil {
 			t.Fatal(err)
 		}
-		mustSend(t, alice, room.RoomID, map[string]any{"msgtype": "m.text", "body": "loud again"})
-		if got := unreadOf(t, mustSync(t, bob, "", 0, ""), room.RoomID); got.NotificationCount != 1 {
+		mustSend(t, alice, room, map[string]any{"msgtype": "m.text", "body": "loud again"})
+		if got := unreadOf(t, mustSync(t, bob, "", 0, ""), room); got.NotificationCount != 1 {
 			t.Fatalf("mute disabled: got %+v, want 1 notification", got)
 		}
-		if err := bob.DeletePushRule(ctx, "global", pushrules.RoomRule, string(room.RoomID)); err != nil {
+		if err := bob.DeletePushRule(ctx, "global", pushrules.RoomRule, string(room)); err != nil {
 			t.Fatal(err)
 		}
 
@@ -176,12 +164,12 @@ func TestPushRules(t *testing.T) {
 		if !slices.Equal(order, []string{"time", "tea", ".m.rule.contains_user_name"}) {
 			t.Fatalf("content rules: got %v", order)
 		}
-		mustSend(t, alice, room.RoomID, map[string]any{"msgtype": "m.text", "body": "It's time for tea",
+		mustSend(t, alice, room, map[string]any{"msgtype": "m.text", "body": "It's time for tea",
 			"m.mentions": map[string]any{}})
-		if got := unreadOf(t, mustSync(t, bob, "", 0, ""), room.RoomID); got.NotificationCount != 2 || got.HighlightCount != 1 {
+		if got := unreadOf(t, mustSync(t, bob, "", 0, ""), room); got.NotificationCount != 2 || got.HighlightCount != 1 {
 			t.Fatalf("content rule with a highlight: got %+v, want 2/1", got)
 		}
-		if _, err := bob.GetPushRule(ctx, "global", pushrules.RoomRule, string(room.RoomID)); err == nil {
+		if _, err := bob.GetPushRule(ctx, "global", pushrules.RoomRule, string(room)); err == nil {
 			t.Error("deleted room rule: got nil error")
 		}
 	})

@@ -35,41 +35,35 @@ func TestThreadsAndRelations(t *testing.T) {
 		ctx := context.Background()
 		alice := mustRegister(t, srv.URL, "alice", "alice password")
 		bob := mustRegister(t, srv.URL, "bob", "bob password")
-		room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := bob.JoinRoomByID(ctx, room.RoomID); err != nil {
-			t.Fatal(err)
-		}
-		root := mustSendJSON(t, alice, room.RoomID, event.EventMessage, map[string]any{"msgtype": "m.text", "body": "delivery plan?"})
+		room := mustPublicRoom(t, alice, bob)
+		root := mustSendJSON(t, alice, room, event.EventMessage, map[string]any{"msgtype": "m.text", "body": "delivery plan?"})
 		var replies []id.EventID
 		for i, cli := range []*mautrix.Client{bob, alice, bob} {
-			replies = append(replies, mustSendJSON(t, cli, room.RoomID, event.EventMessage, map[string]any{
+			replies = append(replies, mustSendJSON(t, cli, room, event.EventMessage, map[string]any{
 				"msgtype": "m.text", "body": "reply " + string(rune('a'+i)), "m.relates_to": relatesTo("m.thread", root),
 			}))
 		}
-		edit := mustSendJSON(t, alice, room.RoomID, event.EventMessage, map[string]any{
+		edit := mustSendJSON(t, alice, room, event.EventMessage, map[string]any{
 			"msgtype": "m.text", "body": "* delivery plan for Monday?",
 			"m.new_content": map[string]any{"msgtype": "m.text", "body": "delivery plan for Monday?"},
 			"m.relates_to":  relatesTo("m.replace", root),
 		})
-		reaction := mustSendJSON(t, bob, room.RoomID, event.EventReaction, map[string]any{
+		reaction := mustSendJSON(t, bob, room, event.EventReaction, map[string]any{
 			"m.relates_to": map[string]any{"rel_type": "m.annotation", "event_id": root, "key": "👍"},
 		})
 
-		rels, err := bob.GetRelations(ctx, room.RoomID, root, &mautrix.ReqGetRelations{RelationType: "m.thread", Dir: mautrix.DirectionBackward, Limit: 2})
+		rels, err := bob.GetRelations(ctx, room, root, &mautrix.ReqGetRelations{RelationType: "m.thread", Dir: mautrix.DirectionBackward, Limit: 2})
 		if err != nil {
 			t.Fatalf("relations: %v", err)
 		}
 		if len(rels.Chunk) != 2 || rels.Chunk[0].ID != replies[2] || rels.NextBatch == "" {
 			t.Fatalf("thread relations page: got %d events, next %q; want the 2 newest replies and a next page", len(rels.Chunk), rels.NextBatch)
 		}
-		more, err := bob.GetRelations(ctx, room.RoomID, root, &mautrix.ReqGetRelations{RelationType: "m.thread", Dir: mautrix.DirectionBackward, From: rels.NextBatch})
+		more, err := bob.GetRelations(ctx, room, root, &mautrix.ReqGetRelations{RelationType: "m.thread", Dir: mautrix.DirectionBackward, From: rels.NextBatch})
 		if err != nil || len(more.Chunk) != 1 || more.Chunk[0].ID != replies[0] || more.NextBatch != "" {
 			t.Errorf("second page: got %v (%v), want the first reply and no next page", ids(more.Chunk), err)
 		}
-		all, err := bob.GetRelations(ctx, room.RoomID, root, &mautrix.ReqGetRelations{})
+		all, err := bob.GetRelations(ctx, room, root, &mautrix.ReqGetRelations{})
 		if err != nil || len(all.Chunk) != 5 {
 			t.Errorf("all relations: got %d (%v), want 5 (3 replies, an edit, a reaction)", len(all.Chunk), err)
 		}
@@ -77,7 +71,7 @@ func TestThreadsAndRelations(t *testing.T) {
 		var got struct {
 			Unsigned json.RawMessage `json:"unsigned"`
 		}
-		if _, err := bob.MakeRequest(ctx, "GET", bob.BuildClientURL("v3", "rooms", room.RoomID, "event", root), nil, &got); err != nil {
+		if _, err := bob.MakeRequest(ctx, "GET", bob.BuildClientURL("v3", "rooms", room, "event", root), nil, &got); err != nil {
 			t.Fatal(err)
 		}
 		var unsigned struct {
@@ -104,14 +98,14 @@ func TestThreadsAndRelations(t *testing.T) {
 		var threads struct {
 			Chunk []*event.Event `json:"chunk"`
 		}
-		if _, err := bob.MakeRequest(ctx, "GET", bob.BuildClientURL("v1", "rooms", room.RoomID, "threads"), nil, &threads); err != nil {
+		if _, err := bob.MakeRequest(ctx, "GET", bob.BuildClientURL("v1", "rooms", room, "threads"), nil, &threads); err != nil {
 			t.Fatal(err)
 		}
 		if len(threads.Chunk) != 1 || threads.Chunk[0].ID != root {
 			t.Errorf("threads: got %v, want the root", ids(threads.Chunk))
 		}
 
-		c, err := bob.Context(ctx, room.RoomID, replies[1], nil, 2)
+		c, err := bob.Context(ctx, room, replies[1], nil, 2)
 		if err != nil {
 			t.Fatalf("context: %v", err)
 		}
@@ -120,20 +114,20 @@ func TestThreadsAndRelations(t *testing.T) {
 			t.Errorf("context: got event %s, before %v, after %v, %d state events", c.Event.ID, ids(c.EventsBefore), ids(c.EventsAfter), len(c.State))
 		}
 
-		rootEvent, err := bob.GetEvent(ctx, room.RoomID, root)
+		rootEvent, err := bob.GetEvent(ctx, room, root)
 		if err != nil {
 			t.Fatal(err)
 		}
 		rootTS := time.UnixMilli(rootEvent.Timestamp)
-		at, err := bob.TimestampToEvent(ctx, room.RoomID, rootTS, mautrix.DirectionForward)
+		at, err := bob.TimestampToEvent(ctx, room, rootTS, mautrix.DirectionForward)
 		if err != nil || !at.Timestamp.Equal(rootTS) {
 			t.Errorf("timestamp_to_event forwards from the root's time: got %v (%v), want an event of that time", at, err)
 		}
-		last, err := bob.TimestampToEvent(ctx, room.RoomID, time.Now().Add(time.Hour), mautrix.DirectionBackward)
+		last, err := bob.TimestampToEvent(ctx, room, time.Now().Add(time.Hour), mautrix.DirectionBackward)
 		if err != nil || last.EventID != reaction {
 			t.Errorf("timestamp_to_event backwards from the future: got %v (%v), want the newest event", last, err)
 		}
-		if _, err := bob.TimestampToEvent(ctx, room.RoomID, rootTS.Add(-time.Hour), mautrix.DirectionBackward); err == nil {
+		if _, err := bob.TimestampToEvent(ctx, room, rootTS.Add(-time.Hour), mautrix.DirectionBackward); err == nil {
 			t.Error("timestamp_to_event backwards from before the room: got an event, want M_NOT_FOUND")
 		}
 	})
