@@ -17,7 +17,7 @@ var specVersions = []string{"v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.
 func (a *API) versions(w http.ResponseWriter, r *http.Request) error {
 	return ok(w, map[string]any{
 		"versions":          specVersions,
-		"unstable_features": map[string]bool{"org.matrix.simplified_msc3575": true},
+		"unstable_features": map[string]bool{"org.matrix.simplified_msc3575": true, "org.matrix.msc3814": true},
 	})
 }
 

@@ -102,6 +102,7 @@ func (tx *Tx) DeactivateAccount(ctx context.Context, localpart string, erase boo
 		"DELETE FROM refresh_tokens WHERE localpart = $1",
 		"DELETE FROM login_tokens WHERE localpart = $1",
 		"DELETE FROM devices WHERE localpart = $1",
+		"DELETE FROM pushers WHERE localpart = $1",
 	}
 	if erase {
 		stmts = append(stmts,

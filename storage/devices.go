@@ -117,8 +117,8 @@ func (tx *Tx) TouchDevice(ctx context.Context, localpart, deviceID, ip, userAgen
 	return err
 }
 
-// DeleteDevices deletes the named devices of an account and every token
-// they had. Unknown ids are ignored.
+// DeleteDevices deletes the named devices of an account with every token
+// and pusher they had. Unknown ids are ignored.
 func (tx *Tx) DeleteDevices(ctx context.Context, localpart string, deviceIDs []string) error {
 	for _, id := range deviceIDs {
 		if err := tx.revokeDeviceTokens(ctx, localpart, id); err != nil {
@@ -127,6 +127,9 @@ func (tx *Tx) DeleteDevices(ctx context.Context, localpart string, deviceIDs []s
 		if _, err := tx.tx.ExecContext(ctx, "DELETE FROM devices WHERE localpart = $1 AND device_id = $2",
 			localpart, id); err != nil {
 			return fmt.Errorf("delete device %s/%s: %w", localpart, id, err)
+		}
+		if err := tx.deleteDevicePushers(ctx, localpart, id); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -261,3 +261,19 @@ func (db *DB) EventsInStream(ctx context.Context, after, upto int64, limit int) 
 	return queryEvents(ctx, db.read, selectEvent+` WHERE stream_pos > $1 AND stream_pos <= $2 AND status = 0
 		ORDER BY stream_pos LIMIT $3`, after, upto, limit)
 }
+
+// StreamPositions returns the current position of every stream, in one
+// query.
+func (db *DB) StreamPositions(ctx context.Context) (map[string]int64, error) {
+	out := map[string]int64{}
+	err := eachRow(ctx, db.read, "SELECT name, pos FROM streams", nil, func(scan func(...any) error) error {
+		var name string
+		var pos int64
+		if err := scan(&name, &pos); err != nil {
+			return err
+		}
+		out[name] = pos
+		return nil
+	})
+	return out, err
+}

@@ -230,15 +230,19 @@ func (db *DB) DeviceListChanges(ctx context.Context, from, to int64) ([]string, 
 	return out, err
 }
 
-// ForgetDevices removes the keys and pending to-device messages of deleted
-// devices and records the change in the user's device list. Call it in the
-// transaction that deletes the devices.
+// ForgetDevices removes the keys, pending to-device messages and
+// dehydrated-device record of deleted devices and records the change in
+// the user's device list. Call it in the transaction that deletes the
+// devices.
 func (tx *Tx) ForgetDevices(ctx context.Context, userID string, deviceIDs []string) error {
 	if len(deviceIDs) == 0 {
 		return nil
 	}
 	for _, id := range deviceIDs {
 		if err := tx.DeleteDeviceKeys(ctx, userID, id); err != nil {
+			return err
+		}
+		if err := tx.forgetDehydrated(ctx, userID, id); err != nil {
 			return err
 		}
 	}

@@ -91,28 +91,15 @@ func (s *Syncer) Sync(ctx context.Context, req Request) (*Response, error) {
 
 // positions are the current positions of every stream.
 func (s *Syncer) positions(ctx context.Context) (StreamToken, error) {
-	var t StreamToken
-	var err error
-	if t.Events, err = s.db.StreamPos(ctx, "events"); err != nil {
-		return t, err
+	pos, err := s.db.StreamPositions(ctx)
+	if err != nil {
+		return StreamToken{}, err
 	}
-	if t.AccountData, err = s.db.StreamPos(ctx, "account_data"); err != nil {
-		return t, err
-	}
-	if t.Receipts, err = s.db.StreamPos(ctx, "receipts"); err != nil {
-		return t, err
-	}
-	if t.ToDevice, err = s.db.StreamPos(ctx, "to_device"); err != nil {
-		return t, err
-	}
-	if t.DeviceLists, err = s.db.StreamPos(ctx, "device_lists"); err != nil {
-		return t, err
-	}
-	if t.Presence, err = s.db.StreamPos(ctx, "presence"); err != nil {
-		return t, err
-	}
-	t.Typing = s.typing.Pos()
-	return t, nil
+	return StreamToken{
+		Events: pos["events"], AccountData: pos["account_data"], Receipts: pos["receipts"],
+		ToDevice: pos["to_device"], DeviceLists: pos["device_lists"], Presence: pos["presence"],
+		Typing: s.typing.Pos(),
+	}, nil
 }
 
 // syncRun is one computation of a response.

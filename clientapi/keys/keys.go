@@ -51,62 +51,97 @@ type UploadRequest struct {
 
 // Upload stores a device's keys and returns its one-time key counts.
 func (k *Keys) Upload(ctx context.Context, userID, deviceID string, req UploadRequest) (map[string]int, error) {
-	var identity json.RawMessage
+	checked, err := Check(userID, deviceID, req)
+	if err != nil {
+		return nil, err
+	}
+	var counts map[string]int
+	err = k.db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
+		var err error
+		counts, err = checked.Store(ctx, tx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	k.WakeFor(checked)
+	return counts, nil
+}
+
+// Checked is an upload of keys that passed the checks of Check, ready to
+// be stored.
+type Checked struct {
+	userID, deviceID string
+	identity         json.RawMessage // nil: no device keys uploaded
+	otks, fallbacks  []storage.OneTimeKey
+}
+
+// Check checks keys uploaded for a device as POST /keys/upload does:
+// device keys for this user and device, signed by the device's own key if
+// signed at all, and well-formed one-time and fallback keys.
+func Check(userID, deviceID string, req UploadRequest) (*Checked, error) {
+	c := &Checked{userID: userID, deviceID: deviceID}
 	if len(req.DeviceKeys) > 0 && string(req.DeviceKeys) != "null" {
 		var err error
-		if identity, err = checkDeviceKeys(userID, deviceID, req.DeviceKeys); err != nil {
+		if c.identity, err = checkDeviceKeys(userID, deviceID, req.DeviceKeys); err != nil {
 			return nil, err
 		}
 	}
-	otks, err := parseKeys(req.OneTimeKeys)
-	if err != nil {
+	var err error
+	if c.otks, err = parseKeys(req.OneTimeKeys); err != nil {
 		return nil, err
 	}
 	fallbacks := req.FallbackKeys
 	if fallbacks == nil {
 		fallbacks = req.UnstableFallback
 	}
-	fbs, err := parseKeys(fallbacks)
-	if err != nil {
+	if c.fallbacks, err = parseKeys(fallbacks); err != nil {
 		return nil, err
 	}
-	var counts map[string]int
-	err = k.db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
-		if identity != nil {
-			changed, err := tx.PutDeviceKeys(ctx, userID, deviceID, identity)
-			if errors.Is(err, storage.ErrExists) {
-				return mxerr.InvalidParam("the device's identity keys cannot change")
-			}
-			if err != nil {
-				return err
-			}
-			if changed {
-				if _, err := tx.AddDeviceListChange(ctx, userID); err != nil {
-					return err
-				}
+	return c, nil
+}
+
+// HasDeviceKeys reports whether the upload holds the device's identity keys.
+func (c *Checked) HasDeviceKeys() bool { return c.identity != nil }
+
+// Store stores the keys inside the caller's transaction and returns the
+// device's one-time key counts. Changed identity keys refused (a device's
+// identity never changes) and a one-time key id uploaded before with other
+// content are M_INVALID_PARAM.
+func (c *Checked) Store(ctx context.Context, tx *storage.Tx) (map[string]int, error) {
+	if c.identity != nil {
+		changed, err := tx.PutDeviceKeys(ctx, c.userID, c.deviceID, c.identity)
+		if errors.Is(err, storage.ErrExists) {
+			return nil, mxerr.InvalidParam("the device's identity keys cannot change")
+		}
+		if err != nil {
+			return nil, err
+		}
+		if changed {
+			if _, err := tx.AddDeviceListChange(ctx, c.userID); err != nil {
+				return nil, err
 			}
 		}
-		if err := tx.AddOneTimeKeys(ctx, userID, deviceID, otks); errors.Is(err, storage.ErrExists) {
-			return mxerr.InvalidParam("%v: a key with this id but other content was uploaded before", err)
-		} else if err != nil {
-			return err
-		}
-		for _, fb := range fbs {
-			if err := tx.SetFallbackKey(ctx, userID, deviceID, fb); err != nil {
-				return err
-			}
-		}
-		var err error
-		counts, err = tx.OneTimeKeyCounts(ctx, userID, deviceID)
-		return err
-	})
-	if err != nil {
+	}
+	if err := tx.AddOneTimeKeys(ctx, c.userID, c.deviceID, c.otks); errors.Is(err, storage.ErrExists) {
+		return nil, mxerr.InvalidParam("%v: a key with this id but other content was uploaded before", err)
+	} else if err != nil {
 		return nil, err
 	}
-	if identity != nil {
-		k.notifier.Wake(userID) // the user's other devices track it too
+	for _, fb := range c.fallbacks {
+		if err := tx.SetFallbackKey(ctx, c.userID, c.deviceID, fb); err != nil {
+			return nil, err
+		}
 	}
-	return counts, nil
+	return tx.OneTimeKeyCounts(ctx, c.userID, c.deviceID)
+}
+
+// WakeFor wakes the syncs that track the uploader's devices, once the
+// transaction that stored the upload committed.
+func (k *Keys) WakeFor(c *Checked) {
+	if c.identity != nil {
+		k.notifier.Wake(c.userID) // the user's other devices track it too
+	}
 }
 
 // checkDeviceKeys checks uploaded device keys: for this user and device,

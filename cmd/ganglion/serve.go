@@ -66,6 +66,7 @@ type server struct {
 	notifier *syncapi.Notifier
 	typing   *syncapi.Typing
 	push     *push.Evaluator
+	pushers  *push.Dispatcher
 	indexer  *search.Indexer
 	api      *clientapi.API
 	http     *http.Server
@@ -102,6 +103,11 @@ func newServer(ctx context.Context, cfg *config.Config, log *logrus.Logger) (*se
 		return nil, err
 	}
 	rooms.Subscribe(evaluator)
+	pushers, err := push.NewDispatcher(push.DispatcherDeps{DB: db, Rooms: rooms, Evaluator: evaluator, Log: log})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	indexer, err := search.New(search.Deps{DB: db, Log: log})
 	if err != nil {
 		db.Close()
@@ -124,7 +130,8 @@ func newServer(ctx context.Context, cfg *config.Config, log *logrus.Logger) (*se
 		return nil, err
 	}
 	return &server{
-		cfg: cfg, log: log, db: db, notifier: notifier, typing: typing, push: evaluator, indexer: indexer, api: api,
+		cfg: cfg, log: log, db: db, notifier: notifier, typing: typing, push: evaluator, pushers: pushers, indexer: indexer,
+		api: api,
 		http: &http.Server{
 			Handler:           api,
 			ReadHeaderTimeout: 10 * time.Second,
@@ -139,10 +146,11 @@ func newServer(ctx context.Context, cfg *config.Config, log *logrus.Logger) (*se
 func (s *server) run(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	loops := make(chan error, 4)
+	loops := make(chan error, 5)
 	go func() { loops <- s.api.Run(ctx) }()
 	go func() { loops <- s.typing.Run(ctx) }()
 	go func() { loops <- s.push.Run(ctx) }()
+	go func() { loops <- s.pushers.Run(ctx) }()
 	go func() { loops <- s.indexer.Run(ctx) }()
 
 	s.log.WithFields(logrus.Fields{
@@ -170,7 +178,7 @@ func (s *server) run(ctx context.Context, ln net.Listener) error {
 		err = errors.Join(err, shutErr)
 	}
 	cancel()
-	err = errors.Join(err, <-loops, <-loops, <-loops, <-loops)
+	err = errors.Join(err, <-loops, <-loops, <-loops, <-loops, <-loops)
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
