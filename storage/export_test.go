@@ -14,7 +14,7 @@ func ForceSchemaVersion(ctx context.Context, db *DB, v int) error {
 
 // ReadPool returns the pool that serves reads, for tests that inspect the
 // schema or the SQL engine directly.
-func ReadPool(db *DB) *sql.DB { return db.read }
+func ReadPool(db *DB) *sql.DB { return db.read.DB }
 
 // WritePool returns the handle writes go through (under SQLite its single
 // connection), for tests that set up what no method can. Do not use it

@@ -44,5 +44,5 @@ func openPostgres(url string, opts Options) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("connect to postgres: %w", err)
 	}
-	return &DB{write: pool, read: pool, dialect: postgresDialect{}}, nil
+	return &DB{write: pool, read: &readPool{DB: pool}, dialect: postgresDialect{}}, nil
 }

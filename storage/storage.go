@@ -38,7 +38,7 @@ type Options struct {
 // DB is an open database with its schema migrated to the newest version.
 type DB struct {
 	write   *sql.DB // SQLite: a single connection; PostgreSQL: the pool
-	read    *sql.DB // SQLite: read-only pool; PostgreSQL: same as write
+	read    *readPool // SQLite: read-only pool; PostgreSQL: the same pool as write
 	dialect dialect
 	clock   func() time.Time
 
@@ -87,9 +87,9 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 
 // Close closes every connection.
 func (db *DB) Close() error {
-	err := db.write.Close()
-	if db.read != db.write {
-		err = errors.Join(err, db.read.Close())
+	err := db.read.Close()
+	if db.read.DB != db.write {
+		err = errors.Join(err, db.write.Close())
 	}
 	return err
 }
