@@ -37,7 +37,7 @@ type Options struct {
 
 // DB is an open database with its schema migrated to the newest version.
 type DB struct {
-	write   *sql.DB // SQLite: a single connection; PostgreSQL: the pool
+	write   *sql.DB   // SQLite: a single connection; PostgreSQL: the pool
 	read    *readPool // SQLite: read-only pool; PostgreSQL: the same pool as write
 	dialect dialect
 	clock   func() time.Time
