@@ -122,20 +122,6 @@ func (c *sessionCache) dueForSeen(hash string, now time.Time, interval time.Dura
 	return true
 }
 
-// revokeToken forgets one token.
-func (c *sessionCache) revokeToken(hash string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.byHash[hash]; ok {
-		k := deviceKey{e.s.Localpart, e.s.DeviceID}
-		delete(c.byDevice[k], hash)
-		if len(c.byDevice[k]) == 0 {
-			delete(c.byDevice, k)
-		}
-		delete(c.byHash, hash)
-	}
-}
-
 // revokeDevices forgets every token of the devices.
 func (c *sessionCache) revokeDevices(localpart string, deviceIDs []string) {
 	c.mu.Lock()

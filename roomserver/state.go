@@ -128,22 +128,6 @@ func (r *Roomserver) parseStored(ctx context.Context, row storage.Event) (gmsl.P
 	return pdu, nil
 }
 
-// authEvents returns the events of the room's current state that the auth
-// rules need to check an event of the given shape.
-func (r *Roomserver) authEvents(ctx context.Context, ri *roomInfo, needed gmsl.StateNeeded) (*gmsl.AuthEvents, error) {
-	var nids []storage.EventNID
-	for _, tuple := range needed.Tuples() {
-		if nid, ok := ri.state[tuple]; ok {
-			nids = append(nids, nid)
-		}
-	}
-	pdus, err := r.events(ctx, nids)
-	if err != nil {
-		return nil, err
-	}
-	return gmsl.NewAuthEvents(pdus)
-}
-
 // stateEvent returns the current state event of (type, key), or nil.
 func (r *Roomserver) stateEvent(ctx context.Context, ri *roomInfo, typ, key string) (gmsl.PDU, error) {
 	nid, ok := ri.state[gmsl.StateKeyTuple{EventType: typ, StateKey: key}]

@@ -29,7 +29,7 @@ func mustRegister(t testing.TB, baseURL, user, password string) *mautrix.Client 
 	if err != nil {
 		t.Fatalf("register %s: %v", user, err)
 	}
-	cli.SetCredentials(resp.UserID, resp.AccessToken)
+	cli.UserID, cli.AccessToken = resp.UserID, resp.AccessToken
 	cli.DeviceID = resp.DeviceID
 	return cli
 }
