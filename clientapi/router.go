@@ -137,6 +137,9 @@ func (a *API) routes() {
 	a.guest("GET "+v1+"/rooms/{roomId}/relations/{eventId}/{relType}/{eventType}", a.relations)
 	a.guest("GET "+v1+"/rooms/{roomId}/threads", a.threads)
 	a.guest("GET "+v1+"/rooms/{roomId}/hierarchy", a.hierarchy)
+	a.public("GET "+v1+"/room_summary/{roomIdOrAlias}", a.roomSummary)
+	a.public("GET /_matrix/client/unstable/im.nheko.summary/summary/{roomIdOrAlias}", a.roomSummary)
+	a.public("GET /_matrix/client/unstable/im.nheko.summary/rooms/{roomIdOrAlias}/summary", a.roomSummary)
 	a.guest("GET "+v1+"/rooms/{roomId}/timestamp_to_event", a.timestampToEvent)
 
 	const mediaAPI = "/_matrix/media"
