@@ -38,6 +38,7 @@ type connState struct {
 type sentRoom struct {
 	timelineLimit int
 	membership    string
+	requiredState []string // RequiredState.includes of the config it was sent with
 }
 
 // keptStates is how many past positions of a connection stay usable: the

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // SlidingRequest is the body of a simplified sliding sync (MSC4186)
@@ -187,4 +188,28 @@ func (r *SlidingRequest) Validate() error {
 		return errors.New("set_presence must be online, offline or unavailable")
 	}
 	return nil
+}
+
+// widens reports whether rs asks for state that the config sent before
+// (its includes, as includes()) did not.
+func (rs RequiredState) widens(before []string) bool {
+	for _, m := range rs.includes() {
+		if !slices.Contains(before, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// includes lists the included state as sorted, unique text entries.
+func (rs RequiredState) includes() []string {
+	out := make([]string, 0, len(rs.Include)+1)
+	for _, m := range rs.Include {
+		out = append(out, m.Type+"\x00"+m.StateKey)
+	}
+	if rs.LazyMembers {
+		out = append(out, "$LAZY")
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }

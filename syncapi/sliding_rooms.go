@@ -17,11 +17,15 @@ func (sl *slidingRun) room(ctx context.Context, e storage.RoomListEntry, cfg Sli
 	membershipChanged := e.StreamPos > since
 	initial := !wasSent || (membershipChanged && sent.membership != e.Membership.Membership)
 	expanded := wasSent && !initial && cfg.TimelineLimit > sent.timelineLimit
+	// A wider required_state (a room subscription with more state than
+	// its list, as clients open a room) sends the room's state again.
+	stateExpanded := wasSent && !initial && cfg.RequiredState.widens(sent.requiredState)
 	changed := e.LastPos > since || membershipChanged
-	if wasSent && !initial && !expanded && !changed {
+	if wasSent && !initial && !expanded && !stateExpanded && !changed {
 		return nil, nil
 	}
-	sl.next.rooms[e.RoomID] = sentRoom{timelineLimit: cfg.TimelineLimit, membership: e.Membership.Membership}
+	sl.next.rooms[e.RoomID] = sentRoom{timelineLimit: cfg.TimelineLimit, membership: e.Membership.Membership,
+		requiredState: cfg.RequiredState.includes()}
 	room := &SlidingRoom{Membership: e.Membership.Membership, Initial: initial, Expanded: expanded,
 		BumpStamp: max(e.BumpPos, 1)}
 	if e.Membership.Membership == spec.Invite || e.Membership.Membership == spec.Knock {
@@ -60,7 +64,7 @@ func (sl *slidingRun) room(ctx context.Context, e storage.RoomListEntry, cfg Sli
 		room.PrevBatch = PaginationToken(w.events[0].StreamPos)
 	}
 	var state []gmsl.PDU
-	if initial {
+	if initial || stateExpanded {
 		state, err = sl.s.rooms.StateDelta(ctx, e.RoomID, 0, nil, upto)
 	} else {
 		state, err = sl.s.rooms.StateDelta(ctx, e.RoomID, since, nil, upto)
@@ -68,7 +72,7 @@ func (sl *slidingRun) room(ctx context.Context, e storage.RoomListEntry, cfg Sli
 	if err != nil {
 		return nil, err
 	}
-	if !initial && !expanded && !membershipChanged && len(w.events) == 0 && len(state) == 0 {
+	if !initial && !expanded && !stateExpanded && !membershipChanged && len(w.events) == 0 && len(state) == 0 {
 		// The activity was after this response's positions (or invisible):
 		// nothing to send yet, and the connection's view of the room holds.
 		sl.next.rooms[e.RoomID] = sent

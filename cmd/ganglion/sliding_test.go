@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -96,6 +97,25 @@ func TestSlidingSync(t *testing.T) {
 		if _, ok := more.Rooms[string(rooms[0])]; len(more.Rooms) != 1 || !ok {
 			t.Errorf("growing the range: got rooms %v, want only the oldest room", keysOf(more.Rooms))
 		}
+
+		// Opening a room: a subscription asking for more state than the
+		// list sends that state although nothing happened in the room.
+		sub := list(2)
+		sub["room_subscriptions"] = map[string]any{string(rooms[1]): map[string]any{
+			"timeline_limit": 1, "required_state": [][2]string{{"m.room.create", ""}, {"m.room.power_levels", ""}},
+		}}
+		opened, err := slide(t, alice, more.Pos, 0, sub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var types []any
+		for _, ev := range opened.Rooms[string(rooms[1])].RequiredState {
+			types = append(types, ev["type"])
+		}
+		if !slices.Contains(types, any("m.room.create")) || !slices.Contains(types, any("m.room.power_levels")) {
+			t.Errorf("subscribed room's state: got types %v, want create and power levels", types)
+		}
+		more = opened
 
 		done := make(chan *slidingResp, 1)
 		go func() {
