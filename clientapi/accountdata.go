@@ -7,6 +7,7 @@ import (
 
 	"github.com/ganglion/ganglion/internal/mxerr"
 	"github.com/ganglion/ganglion/storage"
+	"github.com/ganglion/ganglion/syncapi/push"
 )
 
 // serverControlled lists account data types that clients cannot set through
@@ -77,6 +78,9 @@ func (a *API) putAccountData(w http.ResponseWriter, r *http.Request, s *Session)
 	})
 	if err != nil {
 		return err
+	}
+	if roomID == "" && typ == push.IgnoredListType {
+		a.push.IgnoredListChanged(s.UserID)
 	}
 	a.notifier.Wake(s.UserID)
 	return ok(w, empty)

@@ -2,18 +2,14 @@ package syncapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 
 	gmsl "github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
 	"github.com/ganglion/ganglion/storage"
+	"github.com/ganglion/ganglion/syncapi/push"
 )
-
-// IgnoredUserList is the global account data type in which a user lists
-// the users it ignores (the spec's "Ignoring Users" module).
-const IgnoredUserList = "m.ignored_user_list"
 
 // Ignored is the set of users a user ignores. The zero value ignores
 // nobody.
@@ -22,24 +18,14 @@ type Ignored map[string]bool
 // IgnoredUsers reads the users that userID ignores from its account data.
 // A list that is missing or malformed ignores nobody.
 func (s *Syncer) IgnoredUsers(ctx context.Context, userID string) (Ignored, error) {
-	content, err := s.db.AccountData(ctx, localpartOf(userID), "", IgnoredUserList)
+	content, err := s.db.AccountData(ctx, localpartOf(userID), "", push.IgnoredListType)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	var list struct {
-		IgnoredUsers map[string]json.RawMessage `json:"ignored_users"`
-	}
-	if json.Unmarshal(content, &list) != nil || len(list.IgnoredUsers) == 0 {
-		return nil, nil
-	}
-	out := make(Ignored, len(list.IgnoredUsers))
-	for u := range list.IgnoredUsers {
-		out[u] = true
-	}
-	return out, nil
+	return push.ParseIgnoredList(content), nil
 }
 
 // Hides reports whether the event is left out for the user: it was sent

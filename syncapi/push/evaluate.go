@@ -152,8 +152,8 @@ func (e *Evaluator) leaver(ev roomserver.Event) string {
 // match returns the notifications of the members whose rules match the
 // event with a notify action.
 func (e *Evaluator) match(ctx context.Context, ev roomserver.Event, total int, members []storage.Membership) ([]storage.Notification, error) {
-	roomID := ev.RoomID().String()
-	mev, err := NewEvent(ev.EventID(), roomID, string(ev.SenderID()), ev.Type(), ev.StateKey(), ev.Content())
+	roomID, sender := ev.RoomID().String(), string(ev.SenderID())
+	mev, err := NewEvent(ev.EventID(), roomID, sender, ev.Type(), ev.StateKey(), ev.Content())
 	if err != nil { // content that is not an object notifies nobody
 		e.log.WithError(err).WithField(logctx.FieldEventID, ev.EventID()).Warn("push: unreadable event content")
 		return nil, nil
@@ -169,6 +169,9 @@ func (e *Evaluator) match(ctx context.Context, ev roomserver.Event, total int, m
 	state, loadErr := e.roomState(ctx, roomID, total, members)
 	var notes []storage.Notification
 	for _, u := range users {
+		if rules[u].ignored[sender] {
+			continue
+		}
 		res, ok := rules[u].Match(mev, state.For(u))
 		if !ok || !res.Notify {
 			continue

@@ -41,7 +41,7 @@ type Evaluator struct {
 	stalled   int64         // a WaitFor for it timed out
 
 	cacheMu  sync.Mutex
-	rulesets map[string]*Compiled        // user id -> compiled ruleset
+	rulesets map[string]*Compiled        // user id -> compiled ruleset and ignored users
 	gen      uint64                      // bumped by every invalidation
 	names    map[storage.EventNID]string // display names by member event; Run's only
 	globs    globCache
@@ -210,6 +210,11 @@ func (e *Evaluator) UpdateRules(ctx context.Context, userID string, edit func(rs
 	return err
 }
 
+// IgnoredListChanged tells the Evaluator that the user changed its list of
+// ignored users, which it caches with the user's rules; the caller calls it
+// after the change is committed.
+func (e *Evaluator) IgnoredListChanged(userID string) { e.invalidate(userID) }
+
 // invalidate drops a user's cached ruleset.
 func (e *Evaluator) invalidate(userID string) {
 	e.cacheMu.Lock()
@@ -218,8 +223,8 @@ func (e *Evaluator) invalidate(userID string) {
 	e.gen++
 }
 
-// compiledRules returns the compiled rulesets of the users, loading the
-// ones not cached in one query.
+// compiledRules returns the compiled rulesets of the users, with the users
+// each ignores, loading the ones not cached in two queries.
 func (e *Evaluator) compiledRules(ctx context.Context, users []string) (map[string]*Compiled, error) {
 	out := make(map[string]*Compiled, len(users))
 	var missing []string
@@ -240,6 +245,10 @@ func (e *Evaluator) compiledRules(ctx context.Context, users []string) (map[stri
 	if err != nil {
 		return nil, err
 	}
+	ignoreLists, err := e.db.GlobalAccountData(ctx, missing, IgnoredListType)
+	if err != nil {
+		return nil, err
+	}
 	loaded := make(map[string]*Compiled, len(missing))
 	for _, localpart := range missing {
 		userID := "@" + localpart + ":" + e.serverName
@@ -247,7 +256,9 @@ func (e *Evaluator) compiledRules(ctx context.Context, users []string) (map[stri
 		if err != nil {
 			e.log.WithError(err).WithField(logctx.FieldUserID, userID).Warn("unreadable push rules: using the defaults")
 		}
-		loaded[userID] = compile(rs, &e.globs)
+		c := compile(rs, &e.globs)
+		c.ignored = ParseIgnoredList(ignoreLists[localpart])
+		loaded[userID] = c
 		out[userID] = loaded[userID]
 	}
 	e.cacheMu.Lock()

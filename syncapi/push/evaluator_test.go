@@ -237,3 +237,37 @@ func TestEvaluator_TwoAtOnce(t *testing.T) {
 		wantCounts(t, db, bob, roomID, map[string]string{main: "20/0"})
 	})
 }
+
+// TestEvaluator_IgnoredSenders: events from a user someone ignores never
+// notify that someone, from the moment the list changes (the cached rules
+// are dropped) until it changes back.
+func TestEvaluator_IgnoredSenders(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		w := newWorld(t, db)
+		ev, _ := w.startEvaluator(t)
+		roomID := w.room(t, bob, carol)
+		setIgnored := func(content string) {
+			t.Helper()
+			if err := db.WithTx(t.Context(), func(ctx context.Context, tx *storage.Tx) error {
+				_, err := tx.PutAccountData(ctx, "bob", "", push.IgnoredListType, json.RawMessage(content))
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			ev.IgnoredListChanged(bob)
+		}
+		mention := map[string]any{"body": "bob?", "m.mentions": map[string]any{"user_ids": []string{bob}}}
+
+		mustWait(t, ev, w.message(t, roomID, alice, map[string]any{"body": "hello"}).StreamPos) // bob's rules are cached now
+		wantCounts(t, db, bob, roomID, map[string]string{main: "1/0"})
+
+		setIgnored(`{"ignored_users":{"@alice:test.local":{}}}`)
+		mustWait(t, ev, w.message(t, roomID, alice, mention).StreamPos)
+		wantCounts(t, db, bob, roomID, map[string]string{main: "1/0"})
+		wantCounts(t, db, carol, roomID, map[string]string{main: "2/0"})
+
+		setIgnored(`{"ignored_users":{}}`)
+		mustWait(t, ev, w.message(t, roomID, alice, mention).StreamPos)
+		wantCounts(t, db, bob, roomID, map[string]string{main: "2/1"})
+	})
+}

@@ -32,7 +32,8 @@ type Result struct {
 // Compiled is a ruleset ready for matching: its enabled rules in priority
 // order, with their patterns compiled.
 type Compiled struct {
-	rules []compiledRule
+	rules   []compiledRule
+	ignored map[string]bool // senders whose events never notify; the Evaluator's
 }
 
 type compiledRule struct {
