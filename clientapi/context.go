@@ -14,7 +14,8 @@ import (
 
 // eventContext is GET /_matrix/client/v3/rooms/{roomId}/context/{eventId}:
 // the event with up to limit events around it, half before and half
-// after, that the user may see, and the room state at the last one.
+// after, that the user may see (none from users it ignores), and the room
+// state at the last one.
 func (a *API) eventContext(w http.ResponseWriter, r *http.Request, s *Session) error {
 	roomID := r.PathValue("roomId")
 	ev, err := a.visibleEvent(r, s, roomID, r.PathValue("eventId"))
@@ -33,11 +34,15 @@ func (a *API) eventContext(w http.ResponseWriter, r *http.Request, s *Session) e
 			return mxerr.BadJSON("filter is not a valid room event filter")
 		}
 	}
-	before, start, err := a.page(r, s, roomID, messagesQuery{backwards: true, from: ev.StreamPos, limit: limit / 2, filter: filter})
+	ignored, err := a.syncer.IgnoredUsers(r.Context(), s.UserID)
 	if err != nil {
 		return err
 	}
-	after, end, err := a.page(r, s, roomID, messagesQuery{from: ev.StreamPos + 1, limit: limit - limit/2, filter: filter})
+	before, start, err := a.page(r, s, roomID, messagesQuery{backwards: true, from: ev.StreamPos, limit: limit / 2, filter: filter, ignored: ignored})
+	if err != nil {
+		return err
+	}
+	after, end, err := a.page(r, s, roomID, messagesQuery{from: ev.StreamPos + 1, limit: limit - limit/2, filter: filter, ignored: ignored})
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ type syncBody struct {
 }
 
 type eventSummary struct {
+	EventID  string  `json:"event_id"`
 	Type     string  `json:"type"`
 	Sender   string  `json:"sender"`
 	StateKey *string `json:"state_key"`
@@ -118,6 +119,22 @@ func TestAPI_IgnoredUsers(t *testing.T) {
 		}
 		if msgs, _ := bodies(t, page.Chunk); !slices.Equal(msgs, []string{"from carol"}) {
 			t.Errorf("/messages: got %q, want only carol's message", msgs)
+		}
+		var carols eventSummary
+		if err := json.Unmarshal(page.Chunk[0], &carols); err != nil || carols.Content.Body != "from carol" {
+			t.Fatalf("/messages: newest event %s is not carol's message", page.Chunk[0])
+		}
+		r = s.do(t, "GET", v3+"/rooms/"+url.PathEscape(room)+"/context/"+url.PathEscape(carols.EventID)+"?limit=20", alice.Token, nil)
+		wantOK(t, r)
+		var around struct {
+			Before []json.RawMessage `json:"events_before"`
+			After  []json.RawMessage `json:"events_after"`
+		}
+		if err := json.Unmarshal(r.Raw, &around); err != nil {
+			t.Fatal(err)
+		}
+		if msgs, state := bodies(t, append(around.Before, around.After...)); len(msgs) != 0 || !slices.Contains(state, bob.ID) {
+			t.Errorf("/context: got messages %q and state from %v, want no messages and bob's join", msgs, state)
 		}
 		if bobSees := s.mustSync(t, bob, ""); len(bobSees.Rooms.Join[room].Timeline.Events) == 0 {
 			t.Error("bob's own sync lost his room")
