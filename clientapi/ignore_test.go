@@ -148,3 +148,45 @@ func TestAPI_IgnoredUsers(t *testing.T) {
 		}
 	})
 }
+
+// TestAPI_IgnoredUsersRelations: /relations and /threads leave out the
+// events of ignored users.
+func TestAPI_IgnoredUsersRelations(t *testing.T) {
+	eachServer(t, nil, func(t *testing.T, s *testServer) {
+		alice := s.mustRegister(t, "alice", "alice password")
+		bob := s.mustRegister(t, "bob", "bob password")
+		carol := s.mustRegister(t, "carol", "carol password")
+		room := s.dirRoom(t, alice, map[string]any{"preset": "public_chat"})
+		s.dirJoin(t, bob, room)
+		s.dirJoin(t, carol, room)
+		s.ignore(t, alice, bob.ID)
+		inThread := func(root string) map[string]any {
+			return map[string]any{"rel_type": "m.thread", "event_id": root}
+		}
+		carolsRoot := s.pushSend(t, carol, room, map[string]any{"body": "carol's thread"})
+		s.pushSend(t, bob, room, map[string]any{"body": "bob replies", "m.relates_to": inThread(carolsRoot)})
+		s.pushSend(t, carol, room, map[string]any{"body": "carol replies", "m.relates_to": inThread(carolsRoot)})
+		bobsRoot := s.pushSend(t, bob, room, map[string]any{"body": "bob's thread"})
+		s.pushSend(t, carol, room, map[string]any{"body": "carol in bob's", "m.relates_to": inThread(bobsRoot)})
+
+		chunk := func(path string) []string {
+			t.Helper()
+			r := s.do(t, "GET", v1+"/rooms/"+url.PathEscape(room)+path, alice.Token, nil)
+			wantOK(t, r)
+			var page struct {
+				Chunk []json.RawMessage `json:"chunk"`
+			}
+			if err := json.Unmarshal(r.Raw, &page); err != nil {
+				t.Fatal(err)
+			}
+			msgs, _ := bodies(t, page.Chunk)
+			return msgs
+		}
+		if got := chunk("/relations/" + url.PathEscape(carolsRoot)); !slices.Equal(got, []string{"carol replies"}) {
+			t.Errorf("/relations: got %q, want only carol's reply", got)
+		}
+		if got := chunk("/threads"); !slices.Equal(got, []string{"carol's thread"}) {
+			t.Errorf("/threads: got %q, want only carol's thread", got)
+		}
+	})
+}

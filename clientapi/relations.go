@@ -95,11 +95,11 @@ func (a *API) relations(w http.ResponseWriter, r *http.Request, s *Session) erro
 		}
 		next = syncapi.PaginationToken(pos)
 	}
-	visible, err := a.rooms.Visible(r.Context(), s.UserID, events)
+	visible, err := a.shown(r.Context(), s.UserID, events)
 	if err != nil {
 		return err
 	}
-	chunk, err := a.clientEvents(r.Context(), s.UserID, pdusOf(visible))
+	chunk, err := a.clientEvents(r.Context(), s.UserID, visible)
 	if err != nil {
 		return err
 	}
@@ -140,11 +140,11 @@ func (a *API) threads(w http.ResponseWriter, r *http.Request, s *Session) error 
 	if err != nil {
 		return roomError(err)
 	}
-	visible, err := a.rooms.Visible(r.Context(), s.UserID, roots)
+	visible, err := a.shown(r.Context(), s.UserID, roots)
 	if err != nil {
 		return err
 	}
-	chunk, err := a.clientEvents(r.Context(), s.UserID, pdusOf(visible))
+	chunk, err := a.clientEvents(r.Context(), s.UserID, visible)
 	if err != nil {
 		return err
 	}
@@ -153,6 +153,26 @@ func (a *API) threads(w http.ResponseWriter, r *http.Request, s *Session) error 
 		resp["next_batch"] = syncapi.PaginationToken(next)
 	}
 	return ok(w, resp)
+}
+
+// shown returns the events the user may see and that no user it ignores
+// sent (their state events excepted), in order.
+func (a *API) shown(ctx context.Context, userID string, events []roomserver.Event) ([]gmsl.PDU, error) {
+	visible, err := a.rooms.Visible(ctx, userID, events)
+	if err != nil {
+		return nil, err
+	}
+	ignored, err := a.syncer.IgnoredUsers(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]gmsl.PDU, 0, len(visible))
+	for _, ev := range visible {
+		if !ignored.Hides(ev.PDU) {
+			out = append(out, ev.PDU)
+		}
+	}
+	return out, nil
 }
 
 // visibleEvent returns an accepted event of the room that the user may
