@@ -267,6 +267,10 @@ func TestAPI_SearchVisibility(t *testing.T) {
 		// Forgetting the room ends its search.
 		wantOK(t, s.do(t, "POST", v3+"/rooms/"+url.PathEscape(room)+"/forget", bob.Token, map[string]any{}))
 		wantSearch(t, s, bob, "budget", recent)
+
+		// Messages of ignored users are not found.
+		s.ignore(t, dave, alice.ID)
+		wantSearch(t, s, dave, "budget", recent)
 	})
 }
 

@@ -73,9 +73,13 @@ func (a *API) searchPage(r *http.Request, s *Session, req *searchRequest, q stor
 }
 
 // visibleHits loads the events of hits and returns, by event id, those
-// the user may see by history visibility that pass the filter's
-// contains_url.
+// the user may see by history visibility, that no user it ignores sent and
+// that pass the filter's contains_url.
 func (a *API) visibleHits(r *http.Request, s *Session, hits []storage.SearchHit, f *syncapi.RoomEventFilter) (map[string]roomserver.Event, error) {
+	ignored, err := a.syncer.IgnoredUsers(r.Context(), s.UserID)
+	if err != nil {
+		return nil, err
+	}
 	byRoom := map[string][]roomserver.Event{}
 	for _, h := range hits {
 		ev, err := a.rooms.Event(r.Context(), h.EventID)
@@ -85,7 +89,7 @@ func (a *API) visibleHits(r *http.Request, s *Session, hits []storage.SearchHit,
 		if err != nil {
 			return nil, err
 		}
-		if f.ContainsURL != nil && *f.ContainsURL != hasURL(ev.Content()) {
+		if f.ContainsURL != nil && *f.ContainsURL != hasURL(ev.Content()) || ignored.Hides(ev.PDU) {
 			continue
 		}
 		byRoom[h.RoomID] = append(byRoom[h.RoomID], ev)
