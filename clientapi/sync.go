@@ -35,7 +35,11 @@ func (a *API) sync(w http.ResponseWriter, r *http.Request, s *Session) error {
 	if err := a.setSyncTxnIDs(r.Context(), s, resp); err != nil {
 		return err
 	}
-	return ok(w, resp)
+	body, err := a.syncer.Shape(r.Context(), resp, req.Filter)
+	if err != nil {
+		return err
+	}
+	return ok(w, body)
 }
 
 func (a *API) parseSync(r *http.Request, s *Session) (syncapi.Request, error) {
