@@ -237,3 +237,60 @@ func pushRulesOf(t *testing.T, r response) ruleset {
 	}
 	return nil
 }
+
+// TestAPI_PushRulesFollowUpgrade: a room's push rules carry over to its
+// upgrade, for the upgrader at once and for other members when they join
+// the new room; rules naming other rooms stay where they are.
+func TestAPI_PushRulesFollowUpgrade(t *testing.T) {
+	eachServer(t, nil, func(t *testing.T, s *testServer) {
+		alice := s.mustRegister(t, "alice", "alice password")
+		bob := s.mustRegister(t, "bob", "bob password")
+		room := s.dirRoom(t, alice, map[string]any{"preset": "public_chat", "room_version": "10"})
+		other := s.dirRoom(t, alice, map[string]any{"preset": "public_chat"})
+		s.dirJoin(t, bob, room)
+		quiet := map[string]any{"actions": []string{"dont_notify"}}
+		for _, u := range []user{alice, bob} {
+			wantOK(t, s.do(t, "PUT", pushRules+"room/"+url.PathEscape(room), u.Token, quiet))
+		}
+		mentionsOnly := map[string]any{"actions": []string{"dont_notify"},
+			"conditions": []map[string]string{{"kind": "event_match", "key": "room_id", "pattern": room}}}
+		wantOK(t, s.do(t, "PUT", pushRules+"override/"+url.PathEscape(room), alice.Token, mentionsOnly))
+		wantOK(t, s.do(t, "PUT", pushRules+"room/"+url.PathEscape(other), alice.Token, quiet))
+
+		r := s.do(t, "POST", v3+"/rooms/"+url.PathEscape(room)+"/upgrade", alice.Token, map[string]any{"new_version": "11"})
+		wantOK(t, r)
+		newRoom := r.str("replacement_room")
+
+		rs := s.rules(t, alice)
+		if got, want := rs.userRuleIDs("room"), []string{other, room, newRoom}; !sameSet(got, want) {
+			t.Errorf("alice's room rules after the upgrade: got %v, want %v", got, want)
+		}
+		if got, want := rs.userRuleIDs("override"), []string{room, newRoom}; !sameSet(got, want) {
+			t.Errorf("alice's override rules after the upgrade: got %v, want %v", got, want)
+		}
+		for _, rule := range rs["override"] {
+			if rule.RuleID != newRoom {
+				continue
+			}
+			var cond struct{ Kind, Key, Pattern string }
+			if len(rule.Conditions) != 1 || json.Unmarshal(rule.Conditions[0], &cond) != nil ||
+				cond != (struct{ Kind, Key, Pattern string }{"event_match", "room_id", newRoom}) {
+				t.Errorf("copied override rule's conditions: %s", rule.Conditions)
+			}
+		}
+		if got := s.rules(t, bob).userRuleIDs("room"); !sameSet(got, []string{room}) {
+			t.Errorf("bob's room rules before he joins the new room: got %v", got)
+		}
+		s.dirJoin(t, bob, newRoom)
+		if got := s.rules(t, bob).userRuleIDs("room"); !sameSet(got, []string{room, newRoom}) {
+			t.Errorf("bob's room rules after he joined the new room: got %v", got)
+		}
+	})
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}

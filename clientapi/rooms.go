@@ -10,6 +10,7 @@ import (
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
+	"github.com/ganglion/ganglion/internal/logctx"
 	"github.com/ganglion/ganglion/internal/mxerr"
 	"github.com/ganglion/ganglion/roomserver"
 )
@@ -233,6 +234,11 @@ func (a *API) join(w http.ResponseWriter, r *http.Request, s *Session, roomID st
 		return roomError(err)
 	}
 	a.unforget(r.Context(), s.UserID, roomID)
+	if prev, err := a.predecessor(r.Context(), roomID); err != nil {
+		a.log.WithError(err).WithField(logctx.FieldRoomID, roomID).Warn("read the joined room's predecessor")
+	} else if prev != "" {
+		a.carryPushRules(r.Context(), s.UserID, prev, roomID)
+	}
 	return ok(w, map[string]string{"room_id": roomID})
 }
 

@@ -2,10 +2,12 @@ package clientapi
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
+	"github.com/ganglion/ganglion/internal/logctx"
 	"github.com/ganglion/ganglion/internal/mxerr"
 	"github.com/ganglion/ganglion/storage"
 )
@@ -41,5 +43,36 @@ func (a *API) upgradeRoom(w http.ResponseWriter, r *http.Request, s *Session) er
 	if err != nil {
 		return err
 	}
+	a.carryPushRules(r.Context(), s.UserID, roomID, newRoom)
 	return ok(w, map[string]string{"replacement_room": newRoom})
+}
+
+// carryPushRules gives a user who joined the room to, the upgrade of the
+// room from, its push rules for from. The join stands whatever happens
+// here, so a failure is logged, not returned.
+func (a *API) carryPushRules(ctx context.Context, userID, from, to string) {
+	added, err := a.push.CopyRoomRules(ctx, userID, from, to)
+	if err != nil {
+		a.log.WithError(err).WithField(logctx.FieldRoomID, to).Warn("carry push rules over a room upgrade")
+	}
+	if added {
+		a.notifier.Wake(userID)
+	}
+}
+
+// predecessor returns the room that roomID replaced by an upgrade, or "".
+func (a *API) predecessor(ctx context.Context, roomID string) (string, error) {
+	create, err := a.rooms.StateEvent(ctx, roomID, spec.MRoomCreate, "")
+	if err != nil {
+		return "", err
+	}
+	var content struct {
+		Predecessor *struct {
+			RoomID string `json:"room_id"`
+		} `json:"predecessor"`
+	}
+	if json.Unmarshal(create.Content(), &content) != nil || content.Predecessor == nil {
+		return "", nil
+	}
+	return content.Predecessor.RoomID, nil
 }

@@ -1,8 +1,10 @@
 package push
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -121,4 +123,31 @@ func (rs *Ruleset) SetActions(k Kind, id string, actions json.RawMessage) error 
 	}
 	r.Actions = checked
 	return nil
+}
+
+// CopyRoomRules gives the room to the user's rules for the room from, as a
+// room upgrade carries them over: the room rule with from's id, and the
+// override and underride rules whose id names from (their conditions then
+// name to instead). A rule to already has is kept. Reports whether
+// anything was added.
+func (rs *Ruleset) CopyRoomRules(from, to string) bool {
+	quotedFrom, quotedTo := []byte(strconv.Quote(from)), []byte(strconv.Quote(to))
+	added := false
+	for _, k := range []Kind{Override, Room, Underride} {
+		for _, r := range rs.user[k] {
+			if !strings.Contains(r.RuleID, from) {
+				continue
+			}
+			id := strings.ReplaceAll(r.RuleID, from, to)
+			if find(rs.user[k], id) >= 0 {
+				continue
+			}
+			copied := *r
+			copied.RuleID = id
+			copied.Conditions = bytes.ReplaceAll(r.Conditions, quotedFrom, quotedTo)
+			rs.user[k] = append(rs.user[k], &copied)
+			added = true
+		}
+	}
+	return added
 }

@@ -210,6 +210,25 @@ func (e *Evaluator) UpdateRules(ctx context.Context, userID string, edit func(rs
 	return err
 }
 
+// errUnchanged ends an UpdateRules edit that changes nothing.
+var errUnchanged = errors.New("push: rules unchanged")
+
+// CopyRoomRules carries the user's rules for the room from over to the
+// room to (a room upgrade), reporting whether any were added. The caller
+// wakes the user's /sync when they were.
+func (e *Evaluator) CopyRoomRules(ctx context.Context, userID, from, to string) (bool, error) {
+	err := e.UpdateRules(ctx, userID, func(rs *Ruleset) error {
+		if !rs.CopyRoomRules(from, to) {
+			return errUnchanged
+		}
+		return nil
+	})
+	if errors.Is(err, errUnchanged) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // IgnoredListChanged tells the Evaluator that the user changed its list of
 // ignored users, which it caches with the user's rules; the caller calls it
 // after the change is committed.
