@@ -317,6 +317,20 @@ func TestAPI_SearchPages(t *testing.T) {
 				}
 			})
 		}
+		t.Run("FullLastPage", func(t *testing.T) {
+			// A full page has a next_batch even when it holds the last
+			// result; that token's page is empty and ends the results.
+			criteria := map[string]any{"order_by": "recent", "filter": map[string]any{"limit": 7}}
+			page := s.searchAsk(t, alice, "report", criteria, "")
+			if len(page.Results) != 7 || page.NextBatch == "" {
+				t.Fatalf("full page: got %d results and next_batch %q, want 7 and a token", len(page.Results), page.NextBatch)
+			}
+			end := s.searchAsk(t, alice, "report", criteria, page.NextBatch)
+			if len(end.Results) != 0 || end.NextBatch != "" || end.Count != 7 {
+				t.Fatalf("after the last: got %d results, count %d, next_batch %q; want none, 7, none",
+					len(end.Results), end.Count, end.NextBatch)
+			}
+		})
 		t.Run("Group", func(t *testing.T) {
 			criteria := map[string]any{
 				"order_by": "recent", "filter": map[string]any{"limit": 2},
