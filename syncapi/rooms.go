@@ -196,7 +196,8 @@ func stripped(ev gmsl.PDU) StrippedEvent {
 }
 
 // left builds a room the user left or was removed from: the timeline up
-// to its leave, and the state before the timeline.
+// to its leave, and the state before the timeline (with no timeline, the
+// state up to and with the leave).
 func (run *syncRun) left(ctx context.Context, m storage.UserMembership) (*LeftRoom, error) {
 	after := run.since.Events
 	w, err := run.timeline(ctx, m.RoomID, after, m.StreamPos)
@@ -205,15 +206,18 @@ func (run *syncRun) left(ctx context.Context, m storage.UserMembership) (*LeftRo
 	}
 	lr := &LeftRoom{AccountData: eventList([]any{}), Timeline: run.timelineJSON(w)}
 	var state []gmsl.PDU
-	if len(w.events) > 0 && (w.limited || run.initial) {
-		if run.initial {
-			state, err = run.s.rooms.StateBefore(ctx, w.events[0])
-		} else {
-			state, err = run.s.rooms.StateDelta(ctx, m.RoomID, run.since.Events, &w.events[0], 0)
-		}
-		if err != nil {
-			return nil, err
-		}
+	switch {
+	case len(w.events) > 0 && run.initial:
+		state, err = run.s.rooms.StateBefore(ctx, w.events[0])
+	case len(w.events) > 0 && w.limited:
+		state, err = run.s.rooms.StateDelta(ctx, m.RoomID, run.since.Events, &w.events[0], 0)
+	case len(w.events) == 0 && run.initial: // an empty timeline (limit 0): the state the user left
+		state, err = run.s.rooms.StateAtPosition(ctx, m.RoomID, m.StreamPos)
+	case len(w.events) == 0:
+		state, err = run.s.rooms.StateDelta(ctx, m.RoomID, run.since.Events, nil, m.StreamPos)
+	}
+	if err != nil {
+		return nil, err
 	}
 	lr.State = eventList(ToClientEvents(run.filterState(state, w, false), run.now))
 	return lr, nil

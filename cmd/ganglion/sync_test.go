@@ -163,6 +163,25 @@ func TestSync(t *testing.T) {
 		if _, ok := mustSync(t, bob, "", 0, includeLeave).Rooms.Leave[room.RoomID]; !ok {
 			t.Error("initial sync with include_leave: left room missing")
 		}
+		// With an empty timeline the state shows the leave itself, on an
+		// initial and on an incremental sync.
+		noTimeline := `{"room":{"include_leave":true,"timeline":{"limit":0}}}`
+		for name, since := range map[string]string{"initial": "", "incremental": gap.NextBatch} {
+			lr, ok := mustSync(t, bob, since, 0, noTimeline).Rooms.Leave[room.RoomID]
+			if !ok {
+				t.Errorf("%s sync without timeline: left room missing", name)
+				continue
+			}
+			left := false
+			for _, ev := range lr.State.Events {
+				left = left || (ev.Type == event.StateMember && ev.GetStateKey() == bob.UserID.String() &&
+					ev.Content.Raw["membership"] == "leave")
+			}
+			if len(lr.Timeline.Events) != 0 || !left {
+				t.Errorf("%s sync without timeline: got %d timeline events and leave in state %v, want none and true",
+					name, len(lr.Timeline.Events), left)
+			}
+		}
 		if _, err := bob.ForgetRoom(ctx, room.RoomID); err != nil {
 			t.Fatal(err)
 		}
