@@ -78,17 +78,25 @@ func (s *testServer) ignore(t *testing.T, u user, ignored ...string) {
 		map[string]any{"ignored_users": list}))
 }
 
+// ignoringRoom registers alice, bob and carol, who share a public room;
+// alice ignores bob.
+func (s *testServer) ignoringRoom(t *testing.T) (alice, bob, carol user, room string) {
+	t.Helper()
+	alice = s.mustRegister(t, "alice", "alice password")
+	bob = s.mustRegister(t, "bob", "bob password")
+	carol = s.mustRegister(t, "carol", "carol password")
+	room = s.dirRoom(t, alice, map[string]any{"preset": "public_chat"})
+	s.dirJoin(t, bob, room)
+	s.dirJoin(t, carol, room)
+	s.ignore(t, alice, bob.ID)
+	return alice, bob, carol, room
+}
+
 // TestAPI_IgnoredUsers: messages of ignored users are left out of /sync and
 // /messages, their state events are not, their invites are not shown.
 func TestAPI_IgnoredUsers(t *testing.T) {
 	eachServer(t, nil, func(t *testing.T, s *testServer) {
-		alice := s.mustRegister(t, "alice", "alice password")
-		bob := s.mustRegister(t, "bob", "bob password")
-		carol := s.mustRegister(t, "carol", "carol password")
-		room := s.dirRoom(t, alice, map[string]any{"preset": "public_chat"})
-		s.dirJoin(t, bob, room)
-		s.dirJoin(t, carol, room)
-		s.ignore(t, alice, bob.ID)
+		alice, bob, carol, room := s.ignoringRoom(t)
 		s.say(t, bob, room, "b1", "from bob")
 		s.say(t, carol, room, "c1", "from carol")
 		bobsRoom := s.dirRoom(t, bob, map[string]any{"invite": []string{alice.ID}})
@@ -153,13 +161,7 @@ func TestAPI_IgnoredUsers(t *testing.T) {
 // events of ignored users.
 func TestAPI_IgnoredUsersRelations(t *testing.T) {
 	eachServer(t, nil, func(t *testing.T, s *testServer) {
-		alice := s.mustRegister(t, "alice", "alice password")
-		bob := s.mustRegister(t, "bob", "bob password")
-		carol := s.mustRegister(t, "carol", "carol password")
-		room := s.dirRoom(t, alice, map[string]any{"preset": "public_chat"})
-		s.dirJoin(t, bob, room)
-		s.dirJoin(t, carol, room)
-		s.ignore(t, alice, bob.ID)
+		alice, bob, carol, room := s.ignoringRoom(t)
 		inThread := func(root string) map[string]any {
 			return map[string]any{"rel_type": "m.thread", "event_id": root}
 		}

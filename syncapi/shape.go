@@ -4,7 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"strings"
+
+	"github.com/ganglion/ganglion/syncapi/push"
 )
 
 // Shape renders a /sync response as the filter's event_format and
@@ -28,7 +29,7 @@ func (s *Syncer) Shape(ctx context.Context, resp *Response, f *Filter) (any, err
 	}
 	sh := shaper{s: s, ctx: ctx, federation: f.EventFormat == "federation"}
 	for _, field := range f.EventFields {
-		sh.fields = append(sh.fields, splitFieldPath(field))
+		sh.fields = append(sh.fields, push.SplitPath(field))
 	}
 	for _, section := range []string{"presence", "account_data"} {
 		if err := sh.list(object(body[section]), false); err != nil {
@@ -105,28 +106,6 @@ func (sh *shaper) pdu(ev map[string]any) (map[string]any, error) {
 func object(v any) map[string]any {
 	m, _ := v.(map[string]any)
 	return m
-}
-
-// splitFieldPath splits an event_fields entry at its unescaped dots: "\."
-// is a literal dot and "\\" a literal backslash.
-func splitFieldPath(field string) []string {
-	var (
-		parts []string
-		cur   strings.Builder
-	)
-	for i := 0; i < len(field); i++ {
-		switch c := field[i]; {
-		case c == '\\' && i+1 < len(field) && (field[i+1] == '.' || field[i+1] == '\\'):
-			i++
-			cur.WriteByte(field[i])
-		case c == '.':
-			parts = append(parts, cur.String())
-			cur.Reset()
-		default:
-			cur.WriteByte(c)
-		}
-	}
-	return append(parts, cur.String())
 }
 
 // pickFields returns the parts of ev that the field paths name, nested as

@@ -92,7 +92,7 @@ func compileConditions(raw json.RawMessage, globs *globCache) []condition {
 			continue
 		}
 		if mx.Kind == pushrules.KindEventMatch {
-			out[i] = condition{path: splitPath(mx.Key), glob: globs.get(mx.Pattern, mx.Key == "content.body")}
+			out[i] = condition{path: SplitPath(mx.Key), glob: globs.get(mx.Pattern, mx.Key == "content.body")}
 			continue
 		}
 		out[i] = condition{mx: &mx}
@@ -242,10 +242,10 @@ func (c *globCache) get(glob string, words bool) *regexp.Regexp {
 	return re
 }
 
-// splitPath splits a dot-separated property path, where "\." is a dot
+// SplitPath splits a dot-separated property path, where "\." is a dot
 // within a key and "\\" a backslash (Appendices, "Dot-separated property
-// paths").
-func splitPath(key string) []string {
+// paths"), as push conditions and sync filters' event_fields use them.
+func SplitPath(key string) []string {
 	var (
 		parts []string
 		cur   strings.Builder
