@@ -3,6 +3,7 @@ package clientapi_test
 import (
 	"encoding/json"
 	"net/url"
+	"slices"
 	"testing"
 )
 
@@ -63,6 +64,54 @@ func TestAPI_SyncEventShape(t *testing.T) {
 		plain := timeline(`{}`)
 		if _, ok := plain[0]["auth_events"]; ok {
 			t.Error("client format: event has auth_events")
+		}
+	})
+}
+
+// TestAPI_SyncPrevContent: a state event in a timeline carries the content
+// of the state it replaced as unsigned.prev_content; a first one carries
+// none.
+func TestAPI_SyncPrevContent(t *testing.T) {
+	eachServer(t, nil, func(t *testing.T, s *testServer) {
+		alice := s.mustRegister(t, "alice", "alice password")
+		room := s.dirRoom(t, alice, map[string]any{"preset": "private_chat"})
+		for _, name := range []string{"First", "Second"} {
+			wantOK(t, s.do(t, "PUT", v3+"/rooms/"+url.PathEscape(room)+"/state/m.room.name/", alice.Token,
+				map[string]any{"name": name}))
+		}
+		r := s.do(t, "GET", v3+"/sync?timeout=0", alice.Token, nil)
+		wantOK(t, r)
+		var body struct {
+			Rooms struct {
+				Join map[string]struct {
+					Timeline struct {
+						Events []struct {
+							Type     string `json:"type"`
+							Content  struct{ Name string }
+							Unsigned struct {
+								PrevContent *struct{ Name string } `json:"prev_content"`
+							}
+						} `json:"events"`
+					} `json:"timeline"`
+				} `json:"join"`
+			} `json:"rooms"`
+		}
+		if err := json.Unmarshal(r.Raw, &body); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, ev := range body.Rooms.Join[room].Timeline.Events {
+			if ev.Type != "m.room.name" {
+				continue
+			}
+			prev := "none"
+			if ev.Unsigned.PrevContent != nil {
+				prev = ev.Unsigned.PrevContent.Name
+			}
+			got = append(got, ev.Content.Name+"<-"+prev)
+		}
+		if want := []string{"First<-none", "Second<-First"}; !slices.Equal(got, want) {
+			t.Errorf("m.room.name events: got %v, want %v", got, want)
 		}
 	})
 }

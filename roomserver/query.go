@@ -2,6 +2,7 @@ package roomserver
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 
 	gmsl "github.com/matrix-org/gomatrixserverlib"
@@ -132,6 +133,20 @@ type Event struct {
 	StreamPos int64
 	Status    storage.EventStatus
 	before    storage.SnapshotNID // the room state before the event
+}
+
+// PrevContent returns the content of the state event that ev replaced
+// (the one with its type and state key in the state before it), or nil
+// when ev is no state event or replaced nothing.
+func (r *Roomserver) PrevContent(ctx context.Context, ev Event) (json.RawMessage, error) {
+	if ev.StateKey() == nil || ev.before == 0 {
+		return nil, nil
+	}
+	prev, err := r.snapshotEvent(ctx, ev.before, ev.Type(), *ev.StateKey())
+	if err != nil || prev == nil {
+		return nil, err
+	}
+	return prev.Content(), nil
 }
 
 // Event returns an event by id, or ErrEventNotFound.

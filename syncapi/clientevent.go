@@ -1,10 +1,13 @@
 package syncapi
 
 import (
+	"context"
 	"encoding/json"
 	"time"
 
 	gmsl "github.com/matrix-org/gomatrixserverlib"
+
+	"github.com/ganglion/ganglion/roomserver"
 )
 
 // ClientEvent is an event in the client-server API's format ("Room
@@ -42,6 +45,18 @@ func ToClientEvent(pdu gmsl.PDU, now time.Time) ClientEvent {
 	unsigned["age"], _ = json.Marshal(max(age, 0))
 	ev.Unsigned, _ = json.Marshal(unsigned)
 	return ev
+}
+
+// roomEvent converts a stored room event to the client format with the
+// content of the state it replaced as unsigned.prev_content, which
+// clients use to tell what changed ("changed their display name").
+func (s *Syncer) roomEvent(ctx context.Context, ev roomserver.Event, now time.Time) (ClientEvent, error) {
+	out := ToClientEvent(ev.PDU, now)
+	prev, err := s.rooms.PrevContent(ctx, ev)
+	if err != nil || prev == nil {
+		return out, err
+	}
+	return out, out.SetUnsigned("prev_content", prev)
 }
 
 // ToClientEvents converts a list of events.

@@ -61,7 +61,9 @@ func (run *syncRun) joined(ctx context.Context, roomID string, membershipChanged
 		return nil, err
 	}
 	jr := &JoinedRoom{AccountData: eventList(accountData)}
-	jr.Timeline = run.timelineJSON(w)
+	if jr.Timeline, err = run.timelineJSON(ctx, w); err != nil {
+		return nil, err
+	}
 	var state []gmsl.PDU
 	switch {
 	case full && len(w.events) > 0:
@@ -87,17 +89,20 @@ func (run *syncRun) joined(ctx context.Context, roomID string, membershipChanged
 }
 
 // timelineJSON formats a timeline window with its prev_batch token.
-func (run *syncRun) timelineJSON(w timelineWindow) Timeline {
+func (run *syncRun) timelineJSON(ctx context.Context, w timelineWindow) (Timeline, error) {
 	t := Timeline{Events: make([]ClientEvent, len(w.events)), Limited: w.limited}
 	for i, ev := range w.events {
-		t.Events[i] = ToClientEvent(ev.PDU, run.now)
+		var err error
+		if t.Events[i], err = run.s.roomEvent(ctx, ev, run.now); err != nil {
+			return t, err
+		}
 	}
 	if len(w.events) > 0 {
 		t.PrevBatch = PaginationToken(w.events[0].StreamPos)
 	} else {
 		t.PrevBatch = PaginationToken(run.to.Events + 1)
 	}
-	return t
+	return t, nil
 }
 
 // filterState applies the state filter and lazy loading of members: only
@@ -204,7 +209,10 @@ func (run *syncRun) left(ctx context.Context, m storage.UserMembership) (*LeftRo
 	if err != nil {
 		return nil, err
 	}
-	lr := &LeftRoom{AccountData: eventList([]any{}), Timeline: run.timelineJSON(w)}
+	lr := &LeftRoom{AccountData: eventList([]any{})}
+	if lr.Timeline, err = run.timelineJSON(ctx, w); err != nil {
+		return nil, err
+	}
 	var state []gmsl.PDU
 	switch {
 	case len(w.events) > 0 && run.initial:

@@ -54,7 +54,11 @@ func (sl *slidingRun) room(ctx context.Context, e storage.RoomListEntry, cfg Sli
 		return nil, err
 	}
 	for _, ev := range w.events {
-		room.Timeline = append(room.Timeline, ToClientEvent(ev.PDU, sl.now))
+		cev, err := sl.s.roomEvent(ctx, ev, sl.now)
+		if err != nil {
+			return nil, err
+		}
+		room.Timeline = append(room.Timeline, cev)
 		if sl.prev != nil && ev.StreamPos > since {
 			room.NumLive++
 		}
