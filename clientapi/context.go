@@ -9,6 +9,7 @@ import (
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
 	"github.com/ganglion/ganglion/internal/mxerr"
+	"github.com/ganglion/ganglion/roomserver"
 	"github.com/ganglion/ganglion/syncapi"
 )
 
@@ -60,6 +61,9 @@ func (a *API) eventContext(w http.ResponseWriter, r *http.Request, s *Session) e
 	}
 	events, err := a.clientEvents(r.Context(), s.UserID, all)
 	if err != nil {
+		return err
+	}
+	if err := a.addPrevContent(r.Context(), append(append([]roomserver.Event{ev}, before...), after...), events); err != nil {
 		return err
 	}
 	if start == 0 {

@@ -155,6 +155,23 @@ func (a *API) threads(w http.ResponseWriter, r *http.Request, s *Session) error 
 	return ok(w, resp)
 }
 
+// addPrevContent gives each state event of events (the client form of
+// stored) the content of the state it replaced as unsigned.prev_content.
+func (a *API) addPrevContent(ctx context.Context, stored []roomserver.Event, events []syncapi.ClientEvent) error {
+	for i, ev := range stored {
+		prev, err := a.rooms.PrevContent(ctx, ev)
+		if err != nil {
+			return err
+		}
+		if prev != nil {
+			if err := events[i].SetUnsigned("prev_content", prev); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // shown returns the events the user may see and that no user it ignores
 // sent (their state events excepted), in order.
 func (a *API) shown(ctx context.Context, userID string, events []roomserver.Event) ([]gmsl.PDU, error) {

@@ -75,9 +75,12 @@ func TestAPI_SyncPrevContent(t *testing.T) {
 	eachServer(t, nil, func(t *testing.T, s *testServer) {
 		alice := s.mustRegister(t, "alice", "alice password")
 		room := s.dirRoom(t, alice, map[string]any{"preset": "private_chat"})
+		var second string
 		for _, name := range []string{"First", "Second"} {
-			wantOK(t, s.do(t, "PUT", v3+"/rooms/"+url.PathEscape(room)+"/state/m.room.name/", alice.Token,
-				map[string]any{"name": name}))
+			r := s.do(t, "PUT", v3+"/rooms/"+url.PathEscape(room)+"/state/m.room.name/", alice.Token,
+				map[string]any{"name": name})
+			wantOK(t, r)
+			second = r.str("event_id")
 		}
 		r := s.do(t, "GET", v3+"/sync?timeout=0", alice.Token, nil)
 		wantOK(t, r)
@@ -111,7 +114,41 @@ func TestAPI_SyncPrevContent(t *testing.T) {
 			got = append(got, ev.Content.Name+"<-"+prev)
 		}
 		if want := []string{"First<-none", "Second<-First"}; !slices.Equal(got, want) {
-			t.Errorf("m.room.name events: got %v, want %v", got, want)
+			t.Errorf("m.room.name events in /sync: got %v, want %v", got, want)
+		}
+
+		r = s.do(t, "GET", v3+"/rooms/"+url.PathEscape(room)+"/messages?dir=b&limit=2", alice.Token, nil)
+		wantOK(t, r)
+		var page struct {
+			Chunk []struct {
+				Content  struct{ Name string }
+				Unsigned struct {
+					PrevContent *struct{ Name string } `json:"prev_content"`
+				}
+			} `json:"chunk"`
+		}
+		if err := json.Unmarshal(r.Raw, &page); err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Chunk) != 2 || page.Chunk[0].Unsigned.PrevContent == nil ||
+			page.Chunk[0].Unsigned.PrevContent.Name != "First" || page.Chunk[1].Unsigned.PrevContent != nil {
+			t.Errorf("/messages: got %s, want the second name with prev_content First, the first without", r.Raw)
+		}
+
+		r = s.do(t, "GET", v3+"/rooms/"+url.PathEscape(room)+"/context/"+url.PathEscape(second)+"?limit=2", alice.Token, nil)
+		wantOK(t, r)
+		var around struct {
+			Event struct {
+				Unsigned struct {
+					PrevContent *struct{ Name string } `json:"prev_content"`
+				}
+			} `json:"event"`
+		}
+		if err := json.Unmarshal(r.Raw, &around); err != nil {
+			t.Fatal(err)
+		}
+		if p := around.Event.Unsigned.PrevContent; p == nil || p.Name != "First" {
+			t.Errorf("/context: got %s, want the event with prev_content First", r.Raw)
 		}
 	})
 }
