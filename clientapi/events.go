@@ -176,6 +176,9 @@ func (a *API) getEvent(w http.ResponseWriter, r *http.Request, s *Session) error
 	if err != nil {
 		return err
 	}
+	if err := a.addPrevContent(r.Context(), []roomserver.Event{ev}, events); err != nil {
+		return err
+	}
 	if err := a.setTxnIDs(r.Context(), s, events); err != nil {
 		return err
 	}

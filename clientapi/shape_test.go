@@ -68,6 +68,11 @@ func TestAPI_SyncEventShape(t *testing.T) {
 	})
 }
 
+// nameUnsigned is the unsigned part of an m.room.name event.
+type nameUnsigned struct {
+	PrevContent *struct{ Name string } `json:"prev_content"`
+}
+
 // TestAPI_SyncPrevContent: a state event in a timeline carries the content
 // of the state it replaced as unsigned.prev_content; a first one carries
 // none.
@@ -91,9 +96,7 @@ func TestAPI_SyncPrevContent(t *testing.T) {
 						Events []struct {
 							Type     string `json:"type"`
 							Content  struct{ Name string }
-							Unsigned struct {
-								PrevContent *struct{ Name string } `json:"prev_content"`
-							}
+							Unsigned nameUnsigned
 						} `json:"events"`
 					} `json:"timeline"`
 				} `json:"join"`
@@ -122,9 +125,7 @@ func TestAPI_SyncPrevContent(t *testing.T) {
 		var page struct {
 			Chunk []struct {
 				Content  struct{ Name string }
-				Unsigned struct {
-					PrevContent *struct{ Name string } `json:"prev_content"`
-				}
+				Unsigned nameUnsigned
 			} `json:"chunk"`
 		}
 		if err := json.Unmarshal(r.Raw, &page); err != nil {
@@ -139,9 +140,7 @@ func TestAPI_SyncPrevContent(t *testing.T) {
 		wantOK(t, r)
 		var around struct {
 			Event struct {
-				Unsigned struct {
-					PrevContent *struct{ Name string } `json:"prev_content"`
-				}
+				Unsigned nameUnsigned
 			} `json:"event"`
 		}
 		if err := json.Unmarshal(r.Raw, &around); err != nil {
@@ -149,6 +148,18 @@ func TestAPI_SyncPrevContent(t *testing.T) {
 		}
 		if p := around.Event.Unsigned.PrevContent; p == nil || p.Name != "First" {
 			t.Errorf("/context: got %s, want the event with prev_content First", r.Raw)
+		}
+
+		r = s.do(t, "GET", v3+"/rooms/"+url.PathEscape(room)+"/event/"+url.PathEscape(second), alice.Token, nil)
+		wantOK(t, r)
+		var single struct {
+			Unsigned nameUnsigned
+		}
+		if err := json.Unmarshal(r.Raw, &single); err != nil {
+			t.Fatal(err)
+		}
+		if p := single.Unsigned.PrevContent; p == nil || p.Name != "First" {
+			t.Errorf("/event: got %s, want the event with prev_content First", r.Raw)
 		}
 	})
 }
