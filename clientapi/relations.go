@@ -95,11 +95,7 @@ func (a *API) relations(w http.ResponseWriter, r *http.Request, s *Session) erro
 		}
 		next = syncapi.PaginationToken(pos)
 	}
-	visible, err := a.shown(r.Context(), s.UserID, events)
-	if err != nil {
-		return err
-	}
-	chunk, err := a.clientEvents(r.Context(), s.UserID, visible)
+	chunk, err := a.shownEvents(r.Context(), s.UserID, events)
 	if err != nil {
 		return err
 	}
@@ -140,11 +136,7 @@ func (a *API) threads(w http.ResponseWriter, r *http.Request, s *Session) error 
 	if err != nil {
 		return roomError(err)
 	}
-	visible, err := a.shown(r.Context(), s.UserID, roots)
-	if err != nil {
-		return err
-	}
-	chunk, err := a.clientEvents(r.Context(), s.UserID, visible)
+	chunk, err := a.shownEvents(r.Context(), s.UserID, roots)
 	if err != nil {
 		return err
 	}
@@ -172,9 +164,10 @@ func (a *API) addPrevContent(ctx context.Context, stored []roomserver.Event, eve
 	return nil
 }
 
-// shown returns the events the user may see and that no user it ignores
-// sent (their state events excepted), in order.
-func (a *API) shown(ctx context.Context, userID string, events []roomserver.Event) ([]gmsl.PDU, error) {
+// shownEvents returns, in the client format and in order, the events the
+// user may see and that no user it ignores sent (their state events
+// excepted).
+func (a *API) shownEvents(ctx context.Context, userID string, events []roomserver.Event) ([]syncapi.ClientEvent, error) {
 	visible, err := a.rooms.Visible(ctx, userID, events)
 	if err != nil {
 		return nil, err
@@ -183,13 +176,13 @@ func (a *API) shown(ctx context.Context, userID string, events []roomserver.Even
 	if err != nil {
 		return nil, err
 	}
-	out := make([]gmsl.PDU, 0, len(visible))
+	shown := make([]gmsl.PDU, 0, len(visible))
 	for _, ev := range visible {
 		if !ignored.Hides(ev.PDU) {
-			out = append(out, ev.PDU)
+			shown = append(shown, ev.PDU)
 		}
 	}
-	return out, nil
+	return a.clientEvents(ctx, userID, shown)
 }
 
 // visibleEvent returns an accepted event of the room that the user may

@@ -224,14 +224,8 @@ func (a *API) join(w http.ResponseWriter, r *http.Request, s *Session, roomID st
 	if content, err = json.Marshal(m); err != nil {
 		return fmt.Errorf("encode member content: %w", err)
 	}
-	_, err = a.rooms.Send(r.Context(), roomserver.Proto{
-		RoomID: roomID, Sender: s.UserID, Type: spec.MRoomMember, StateKey: &s.UserID, Content: content,
-	})
-	if errors.Is(err, roomserver.ErrRoomNotFound) {
-		return mxerr.NotFound("room %s is not known to this server", roomID)
-	}
-	if err != nil {
-		return roomError(err)
+	if err := a.sendOwnMembership(r.Context(), s, roomID, content); err != nil {
+		return err
 	}
 	a.unforget(r.Context(), s.UserID, roomID)
 	if prev, err := a.predecessor(r.Context(), roomID); err != nil {
@@ -240,6 +234,21 @@ func (a *API) join(w http.ResponseWriter, r *http.Request, s *Session, roomID st
 		a.carryPushRules(r.Context(), s.UserID, prev, roomID)
 	}
 	return ok(w, map[string]string{"room_id": roomID})
+}
+
+// sendOwnMembership sends the requester's member event with content to a
+// room (a join or a knock), as a Matrix error if it fails.
+func (a *API) sendOwnMembership(ctx context.Context, s *Session, roomID string, content json.RawMessage) error {
+	_, err := a.rooms.Send(ctx, roomserver.Proto{
+		RoomID: roomID, Sender: s.UserID, Type: spec.MRoomMember, StateKey: &s.UserID, Content: content,
+	})
+	if errors.Is(err, roomserver.ErrRoomNotFound) {
+		return mxerr.NotFound("room %s is not known to this server", roomID)
+	}
+	if err != nil {
+		return roomError(err)
+	}
+	return nil
 }
 
 // knockRoom is POST /_matrix/client/v3/knock/{roomIdOrAlias}: ask to be
@@ -259,14 +268,8 @@ func (a *API) knockRoom(w http.ResponseWriter, r *http.Request, s *Session) erro
 	if err != nil {
 		return err
 	}
-	_, err = a.rooms.Send(r.Context(), roomserver.Proto{
-		RoomID: roomID, Sender: s.UserID, Type: spec.MRoomMember, StateKey: &s.UserID, Content: content,
-	})
-	if errors.Is(err, roomserver.ErrRoomNotFound) {
-		return mxerr.NotFound("room %s is not known to this server", roomID)
-	}
-	if err != nil {
-		return roomError(err)
+	if err := a.sendOwnMembership(r.Context(), s, roomID, content); err != nil {
+		return err
 	}
 	return ok(w, map[string]string{"room_id": roomID})
 }
