@@ -134,14 +134,7 @@ func (in *inputEvent) checkAuthEvents(ctx context.Context) (string, error) {
 		}
 		pdus = append(pdus, pdu)
 	}
-	auth, err := gmsl.NewAuthEvents(pdus)
-	if err != nil {
-		return err.Error(), nil
-	}
-	if err := gmsl.Allowed(in.pdu, auth, userIDForSender); err != nil {
-		return err.Error(), nil
-	}
-	return "", nil
+	return in.allowedAgainst(pdus), nil
 }
 
 // checkStateBefore is check 5: the event is allowed by the state before
@@ -175,14 +168,7 @@ func (in *inputEvent) allowedBy(ctx context.Context, state map[gmsl.StateKeyTupl
 	if err != nil {
 		return "", err
 	}
-	auth, err := gmsl.NewAuthEvents(pdus)
-	if err != nil {
-		return err.Error(), nil
-	}
-	if err := gmsl.Allowed(in.pdu, auth, userIDForSender); err != nil {
-		return err.Error(), nil
-	}
-	return "", nil
+	return in.allowedAgainst(pdus), nil
 }
 
 // computeStateBefore finds the state before the event: the state after its
@@ -264,4 +250,17 @@ func (r *Roomserver) snapshotMap(ctx context.Context, snapshot storage.SnapshotN
 		out[tuple] = e.Event
 	}
 	return out, nil
+}
+
+// allowedAgainst runs the auth rules for the event against auth events and
+// returns why it is not allowed, or "".
+func (in *inputEvent) allowedAgainst(authEvents []gmsl.PDU) string {
+	auth, err := gmsl.NewAuthEvents(authEvents)
+	if err != nil {
+		return err.Error()
+	}
+	if err := gmsl.Allowed(in.pdu, auth, userIDForSender); err != nil {
+		return err.Error()
+	}
+	return ""
 }
