@@ -95,18 +95,7 @@ func (b *bench) messagesScenario(ctx context.Context) error {
 		Users: o.Users, Rooms: 1, RoomSize: o.Users, Messages: o.Messages, Requests: o.timedCount(o.Requests),
 		Concurrency: o.Concurrency, Duration: o.Duration.Seconds(), Rate: o.Rate,
 	}
-	users, err := b.registerUsers(ctx, o.Users)
-	if err != nil {
-		return err
-	}
-	roomID, err := b.publicRoom(ctx, users[0])
-	if err != nil {
-		return err
-	}
-	err = b.setup(ctx, "join room", len(users)-1, func(ctx context.Context, i int) error {
-		_, err := b.client.join(ctx, users[i+1], roomID)
-		return err
-	})
+	users, roomID, err := b.usersInOneRoom(ctx, o.Users)
 	if err != nil {
 		return err
 	}

@@ -68,18 +68,7 @@ func (b *bench) oneRoom(ctx context.Context) error {
 		Users: o.Users, Rooms: 1, RoomSize: o.Users, MessagesPerUser: o.timedCount(o.Messages),
 		Concurrency: min(o.Concurrency, o.Users), Duration: o.Duration.Seconds(), Rate: o.Rate,
 	}
-	users, err := b.registerUsers(ctx, o.Users)
-	if err != nil {
-		return err
-	}
-	roomID, err := b.publicRoom(ctx, users[0])
-	if err != nil {
-		return err
-	}
-	err = b.setup(ctx, "join room", len(users)-1, func(ctx context.Context, i int) error {
-		_, err := b.client.join(ctx, users[i+1], roomID)
-		return err
-	})
+	users, roomID, err := b.usersInOneRoom(ctx, o.Users)
 	if err != nil {
 		return err
 	}
@@ -95,6 +84,24 @@ func (o benchOptions) timedCount(n int) int {
 		return 0
 	}
 	return n
+}
+
+// usersInOneRoom registers n users who all join one public room of the
+// first.
+func (b *bench) usersInOneRoom(ctx context.Context, n int) ([]*benchUser, string, error) {
+	users, err := b.registerUsers(ctx, n)
+	if err != nil {
+		return nil, "", err
+	}
+	roomID, err := b.publicRoom(ctx, users[0])
+	if err != nil {
+		return nil, "", err
+	}
+	err = b.setup(ctx, "join room", len(users)-1, func(ctx context.Context, i int) error {
+		_, err := b.client.join(ctx, users[i+1], roomID)
+		return err
+	})
+	return users, roomID, err
 }
 
 // publicRoom creates a public room (public_chat preset: anyone may join).

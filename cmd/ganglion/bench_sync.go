@@ -286,18 +286,7 @@ func (b *bench) longpollSetup(ctx context.Context) (*longpollRun, []*benchUser, 
 		Users: o.Users, Rooms: 1, RoomSize: o.Users, Messages: o.Messages, Concurrency: o.Users,
 		Duration: o.longpollIdle().Seconds(), Rate: o.Rate,
 	}
-	users, err := b.registerUsers(ctx, o.Users)
-	if err != nil {
-		return nil, nil, err
-	}
-	roomID, err := b.publicRoom(ctx, users[0])
-	if err != nil {
-		return nil, nil, err
-	}
-	err = b.setup(ctx, "join room", len(users)-1, func(ctx context.Context, i int) error {
-		_, err := b.client.join(ctx, users[i+1], roomID)
-		return err
-	})
+	users, roomID, err := b.usersInOneRoom(ctx, o.Users)
 	if err != nil {
 		return nil, nil, err
 	}
