@@ -51,6 +51,7 @@ func serve(ctx context.Context, cfg *config.Config, log *logrus.Logger) error {
 		return err
 	}
 	defer srv.close()
+	startPprof(log)
 	ln, err := net.Listen("tcp", cfg.Listeners.Client.Address)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listeners.Client.Address, err)
