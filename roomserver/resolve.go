@@ -80,17 +80,32 @@ func (r *Roomserver) resolveV2(ctx context.Context, version gmsl.IRoomVersion, s
 // The full auth chain of a state is that of its conflicted events plus
 // that of the unconflicted events, which every state shares. So an event
 // in the auth chains of the conflicted events of every state is in no auth
-// difference, and one in those of only some states is in the auth
-// difference unless an unconflicted event reaches it.
+// difference, and one in those of only some states (a candidate) is in
+// the auth difference unless an unconflicted event reaches it; the auth
+// chains of the unconflicted events are not loaded, only walked as far as
+// the candidates (reachedFromState).
 func (l *pduLoader) fullConflictedSet(ctx context.Context, version gmsl.IRoomVersion, unconflicted stateMap, perSet [][]string, conflictedIDs []string) ([]string, error) {
 	chains := make([]map[string]bool, len(perSet))
 	for i, ids := range perSet {
 		chains[i] = authChainIDs(ids, l.pdus)
 	}
-	candidates := authDifference(chains)
 	var subgraph []string
 	if version.StateResAlgorithm() == gmsl.StateResV2_1 {
 		subgraph = conflictedSubgraph(conflictedIDs, l.pdus)
+	}
+	// Whether the conflicted events and the subgraph are in the auth
+	// difference does not matter: they are in the full conflicted set.
+	in := map[string]bool{}
+	for _, part := range [][]string{conflictedIDs, subgraph} {
+		for _, id := range part {
+			in[id] = true
+		}
+	}
+	var candidates []string
+	for _, id := range authDifference(chains) {
+		if !in[id] {
+			candidates = append(candidates, id)
+		}
 	}
 	if err := l.loadUnconflicted(ctx, unconflicted, conflictedIDs, candidates, subgraph); err != nil {
 		return nil, err
@@ -99,14 +114,8 @@ func (l *pduLoader) fullConflictedSet(ctx context.Context, version gmsl.IRoomVer
 	if err != nil {
 		return nil, err
 	}
-	for _, chain := range chains {
-		for id := range reached {
-			chain[id] = true
-		}
-	}
-	in := map[string]bool{}
-	for _, part := range [][]string{conflictedIDs, authDifference(chains), subgraph} {
-		for _, id := range part {
+	for _, id := range candidates {
+		if !reached[id] {
 			in[id] = true
 		}
 	}

@@ -333,7 +333,9 @@ func (s *stateRes) iterativeAuthChecks(state map[gmsl.StateKeyTuple]string, ids 
 // authStateFor returns the events the auth rules consult for the event:
 // the state's entries for the types and keys the rules need, else the
 // event's own auth events of those types and keys unless rejected. Room
-// version 12 always consults the room's create event.
+// version 12 always consults the room's create event, which is in no
+// auth_events (gomatrixserverlib's AuthEventIDs lists it for v12 events
+// anyway; this does not depend on that).
 func (s *stateRes) authStateFor(e gmsl.PDU, state map[gmsl.StateKeyTuple]string) []gmsl.PDU {
 	byTuple := map[gmsl.StateKeyTuple]gmsl.PDU{}
 	for _, a := range e.AuthEventIDs() {
