@@ -3,6 +3,7 @@ package roomserver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 
 	gmsl "github.com/matrix-org/gomatrixserverlib"
@@ -43,10 +44,10 @@ func (r *Roomserver) resolveV2(ctx context.Context, version gmsl.IRoomVersion, s
 	l := newPDULoader(r, self)
 	perSet, conflictedIDs, err := l.loadConflicted(ctx, sets, conflicted)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("load conflicted events: %w", err)
 	}
 	if err := l.loadAuthChains(ctx, conflictedIDs); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("load auth chains of conflicted events: %w", err)
 	}
 	unconflicted := make(stateMap, len(sets[0]))
 	for t, nid := range sets[0] {
@@ -60,7 +61,7 @@ func (r *Roomserver) resolveV2(ctx context.Context, version gmsl.IRoomVersion, s
 	}
 	create := l.createEvent()
 	if create == nil {
-		return nil, errors.New("resolve state: no create event")
+		return nil, errors.New("no create event in the states to resolve")
 	}
 	resolved := newStateRes(version, create, l.pdus, l.rejected).resolveConflicts(l.unconflicted, full)
 	out := make(stateMap, len(unconflicted)+len(conflicted))
@@ -108,11 +109,11 @@ func (l *pduLoader) fullConflictedSet(ctx context.Context, version gmsl.IRoomVer
 		}
 	}
 	if err := l.loadUnconflicted(ctx, unconflicted, conflictedIDs, candidates, subgraph); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("load unconflicted events: %w", err)
 	}
 	reached, err := l.reachedFromState(ctx, unconflicted, candidates)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("walk unconflicted auth chains: %w", err)
 	}
 	for _, id := range candidates {
 		if !reached[id] {
