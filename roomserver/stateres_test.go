@@ -310,6 +310,14 @@ func TestResolveStates_EmptyStart(t *testing.T) {
 		wantEntries(t, g, got, map[gmsl.StateKeyTuple]string{
 			memberKey(remoteEve): want[string(g.version.Version())], plKey: "demote",
 		})
+		if g.version.Version() != "12" {
+			return
+		}
+		// A rejected auth event is never used: without the moderator's
+		// promotion, the ban fails.
+		got = roomserver.ResolveStates(g.version, [][]gmsl.PDU{g.stateWith("ban", "demote"), g.stateWith("demote")},
+			g.all(), g.byName["pl-mod"].EventID())
+		wantEntries(t, g, got, map[gmsl.StateKeyTuple]string{memberKey(remoteEve): "eve"})
 	})
 }
 
