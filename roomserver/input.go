@@ -134,7 +134,7 @@ func (in *inputEvent) checkAuthEvents(ctx context.Context) (string, error) {
 		}
 		pdus = append(pdus, pdu)
 	}
-	return in.allowedAgainst(pdus), nil
+	return allowedAgainst(in.pdu, pdus), nil
 }
 
 // checkStateBefore is check 5: the event is allowed by the state before
@@ -168,7 +168,7 @@ func (in *inputEvent) allowedBy(ctx context.Context, state map[gmsl.StateKeyTupl
 	if err != nil {
 		return "", err
 	}
-	return in.allowedAgainst(pdus), nil
+	return allowedAgainst(in.pdu, pdus), nil
 }
 
 // computeStateBefore finds the state before the event: the state after its
@@ -252,14 +252,16 @@ func (r *Roomserver) snapshotMap(ctx context.Context, snapshot storage.SnapshotN
 	return out, nil
 }
 
-// allowedAgainst runs the auth rules for the event against auth events and
-// returns why it is not allowed, or "".
-func (in *inputEvent) allowedAgainst(authEvents []gmsl.PDU) string {
+// allowedAgainst runs the auth rules for one event against the events the
+// rules consult (by type and state key) and returns why it is not allowed,
+// or "". It is the one auth step of the input checks and of state
+// resolution.
+func allowedAgainst(pdu gmsl.PDU, authEvents []gmsl.PDU) string {
 	auth, err := gmsl.NewAuthEvents(authEvents)
 	if err != nil {
 		return err.Error()
 	}
-	if err := gmsl.Allowed(in.pdu, auth, userIDForSender); err != nil {
+	if err := gmsl.Allowed(pdu, auth, userIDForSender); err != nil {
 		return err.Error()
 	}
 	return ""

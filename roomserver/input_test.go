@@ -239,16 +239,12 @@ func TestInput_BanRace(t *testing.T) {
 
 // TestInput_Fork: two topic changes on concurrent branches, then an event
 // after both. The result follows state resolution and does not depend on
-// the order the server received the branches in.
-//
-// Room version 12 (state resolution v2.1) is left out: the pinned
-// gomatrixserverlib's v2.1 iterative auth checks start from an empty state
-// but fall back to the event itself instead of its auth events, and never
-// to the create event that v12 leaves out of auth_events, so every
-// conflicted event fails. Tracked in the Rooms issue.
+// the order the server received the branches in. It covers state
+// resolution v1 (version 1, gomatrixserverlib), v2 (versions 2 to 11) and
+// v2.1 (version 12, whose create event is in no auth_events).
 func TestInput_Fork(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
-		for _, version := range []string{"1", "2", "10", "11"} {
+		for _, version := range []string{"1", "2", "10", "11", "12"} {
 			t.Run("v"+version, func(t *testing.T) {
 				ctx := context.Background()
 				g := newGraph(t, version)
@@ -283,6 +279,11 @@ func TestInput_Fork(t *testing.T) {
 				}
 				if topics[0] != topics[1] {
 					t.Errorf("resolved topic depends on arrival order: %s vs %s", topics[0], topics[1])
+				}
+				// From v2 on, the topics share their mainline position and
+				// the later origin_server_ts wins.
+				if want := `{"topic":"B"}`; version != "1" && topics[0] != want {
+					t.Errorf("resolved topic: got %s, want %s", topics[0], want)
 				}
 			})
 		}
