@@ -172,11 +172,12 @@ func (a *API) getEvent(w http.ResponseWriter, r *http.Request, s *Session) error
 	if err != nil {
 		return err
 	}
-	events, err := a.clientEvents(r.Context(), s.UserID, []gmsl.PDU{ev.PDU})
+	stored := []roomserver.Event{ev}
+	events, err := a.clientEvents(r.Context(), s.UserID, stored)
 	if err != nil {
 		return err
 	}
-	if err := a.addPrevContent(r.Context(), []roomserver.Event{ev}, events); err != nil {
+	if err := a.addPrevContent(r.Context(), stored, events); err != nil {
 		return err
 	}
 	if err := a.setTxnIDs(r.Context(), s, events); err != nil {
