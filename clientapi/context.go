@@ -63,9 +63,6 @@ func (a *API) eventContext(w http.ResponseWriter, r *http.Request, s *Session) e
 	if err != nil {
 		return err
 	}
-	if err := a.addPrevContent(r.Context(), all, events); err != nil {
-		return err
-	}
 	if start == 0 {
 		start = 1 // nothing is before position 1
 	}

@@ -172,12 +172,8 @@ func (a *API) getEvent(w http.ResponseWriter, r *http.Request, s *Session) error
 	if err != nil {
 		return err
 	}
-	stored := []roomserver.Event{ev}
-	events, err := a.clientEvents(r.Context(), s.UserID, stored)
+	events, err := a.clientEvents(r.Context(), s.UserID, []roomserver.Event{ev})
 	if err != nil {
-		return err
-	}
-	if err := a.addPrevContent(r.Context(), stored, events); err != nil {
 		return err
 	}
 	if err := a.setTxnIDs(r.Context(), s, events); err != nil {

@@ -93,9 +93,6 @@ func (a *API) messages(w http.ResponseWriter, r *http.Request, s *Session) error
 	if err != nil {
 		return err
 	}
-	if err := a.addPrevContent(r.Context(), chunk, events); err != nil {
-		return err
-	}
 	resp := map[string]any{"chunk": events, "start": syncapi.PaginationToken(q.from)}
 	if next != 0 {
 		resp["end"] = syncapi.PaginationToken(next)

@@ -14,13 +14,17 @@ import (
 
 // clientEvents converts stored events to the client format
 // (syncapi.StoredClientEvent: with the user's membership at each event)
-// with their bundled aggregations (unsigned.m.relations: threads,
-// references, edits).
+// with the content of the state they replaced (addPrevContent) and their
+// bundled aggregations (unsigned.m.relations: threads, references, edits).
+// Every endpoint that serves stored room events uses it.
 func (a *API) clientEvents(ctx context.Context, userID string, events []roomserver.Event) ([]syncapi.ClientEvent, error) {
 	now := a.db.Now()
 	out := make([]syncapi.ClientEvent, len(events))
 	for i, ev := range events {
 		out[i] = syncapi.StoredClientEvent(ev, now)
+	}
+	if err := a.addPrevContent(ctx, events, out); err != nil {
+		return nil, err
 	}
 	aggs, err := a.rooms.Aggregations(ctx, userID, pdusOf(events))
 	if err != nil {

@@ -226,3 +226,75 @@ func TestAPI_UnsignedMembership(t *testing.T) {
 		})
 	})
 }
+
+// TestAPI_PrevContentRelationsThreadsSearch: a state event served by
+// /relations, /threads and search (result and context) carries the content
+// of the state it replaced as unsigned.prev_content, as on /sync and
+// /messages; a first one carries none.
+func TestAPI_PrevContentRelationsThreadsSearch(t *testing.T) {
+	eachServer(t, nil, func(t *testing.T, s *testServer) {
+		alice := s.mustRegister(t, "alice", "alice password")
+		room := s.dirRoom(t, alice, map[string]any{"preset": "private_chat"})
+		roomPath := "/rooms/" + url.PathEscape(room)
+		root := s.pushSend(t, alice, room, map[string]any{"body": "plans"})
+		wantOK(t, s.do(t, "PUT", v3+roomPath+"/state/m.room.name/", alice.Token, map[string]any{"name": "First garden"}))
+		r := s.do(t, "PUT", v3+roomPath+"/state/m.room.name/", alice.Token, map[string]any{"name": "Second garden",
+			"m.relates_to": map[string]any{"rel_type": "m.reference", "event_id": root}})
+		wantOK(t, r)
+		second := r.str("event_id")
+		s.pushSend(t, alice, room, map[string]any{"body": "about the name",
+			"m.relates_to": map[string]any{"rel_type": "m.thread", "event_id": second}})
+
+		wantPrev := func(where string, ev unsignedEvent, want string) {
+			t.Helper()
+			got := "(none)"
+			if p := ev.Unsigned.PrevContent; p != nil {
+				got = p.Name
+			}
+			if got != want {
+				t.Errorf("%s: %s event %q: got prev_content name %s, want %s", where, ev.Type, ev.Content.Name, got, want)
+			}
+		}
+		var page struct {
+			Chunk []unsignedEvent `json:"chunk"`
+		}
+		s.getJSON(t, "GET", v1+roomPath+"/relations/"+url.PathEscape(root), alice, nil, &page)
+		if len(page.Chunk) != 1 || page.Chunk[0].EventID != second {
+			t.Fatalf("/relations: got %+v, want the second name", page.Chunk)
+		}
+		wantPrev("/relations", page.Chunk[0], "First garden")
+
+		s.getJSON(t, "GET", v1+roomPath+"/threads", alice, nil, &page)
+		if len(page.Chunk) != 1 || page.Chunk[0].EventID != second {
+			t.Fatalf("/threads: got %+v, want the second name", page.Chunk)
+		}
+		wantPrev("/threads", page.Chunk[0], "First garden")
+
+		s.searchIndex(t)
+		var body struct {
+			Categories struct {
+				RoomEvents struct {
+					Results []struct {
+						Result  unsignedEvent `json:"result"`
+						Context struct {
+							Before []unsignedEvent `json:"events_before"`
+							After  []unsignedEvent `json:"events_after"`
+						} `json:"context"`
+					} `json:"results"`
+				} `json:"room_events"`
+			} `json:"search_categories"`
+		}
+		s.getJSON(t, "POST", v3+"/search", alice, map[string]any{"search_categories": map[string]any{"room_events": map[string]any{
+			"search_term": "garden", "order_by": "recent", "event_context": map[string]any{"before_limit": 1, "after_limit": 1}}}}, &body)
+		results := body.Categories.RoomEvents.Results
+		if len(results) != 2 || results[0].Result.EventID != second {
+			t.Fatalf("/search: got %+v, want the second name, then the first", results)
+		}
+		wantPrev("/search result", results[0].Result, "First garden")
+		wantPrev("/search result", results[1].Result, "(none)")
+		if c := results[1].Context.After; len(c) != 1 || c[0].EventID != second {
+			t.Fatalf("/search context after the first name: got %+v, want the second name", c)
+		}
+		wantPrev("/search context", results[1].Context.After[0], "First garden")
+	})
+}
