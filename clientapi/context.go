@@ -55,15 +55,12 @@ func (a *API) eventContext(w http.ResponseWriter, r *http.Request, s *Session) e
 	if err != nil {
 		return roomError(err)
 	}
-	all := append(append([]gmsl.PDU{ev.PDU}, pdusOf(before)...), pdusOf(after)...)
+	all := append(append([]roomserver.Event{ev}, before...), after...)
 	if filter != nil && filter.LazyLoadMembers {
-		state = onlyMembersOf(state, all)
+		state = onlyMembersOf(state, pdusOf(all))
 	}
 	events, err := a.clientEvents(r.Context(), s.UserID, all)
 	if err != nil {
-		return err
-	}
-	if err := a.addPrevContent(r.Context(), append(append([]roomserver.Event{ev}, before...), after...), events); err != nil {
 		return err
 	}
 	if start == 0 {

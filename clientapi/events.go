@@ -1,9 +1,11 @@
 package clientapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	gmsl "github.com/matrix-org/gomatrixserverlib"
@@ -172,11 +174,8 @@ func (a *API) getEvent(w http.ResponseWriter, r *http.Request, s *Session) error
 	if err != nil {
 		return err
 	}
-	events, err := a.clientEvents(r.Context(), s.UserID, []gmsl.PDU{ev.PDU})
+	events, err := a.clientEvents(r.Context(), s.UserID, []roomserver.Event{ev})
 	if err != nil {
-		return err
-	}
-	if err := a.addPrevContent(r.Context(), []roomserver.Event{ev}, events); err != nil {
 		return err
 	}
 	if err := a.setTxnIDs(r.Context(), s, events); err != nil {
@@ -206,12 +205,8 @@ func (a *API) getMembers(w http.ResponseWriter, r *http.Request, s *Session) err
 			return roomError(err)
 		}
 		if membership == spec.Join {
-			past, err := a.rooms.StateAtPosition(r.Context(), r.PathValue("roomId"), pos-1)
-			if err != nil {
+			if view, err = a.stateAtToken(r.Context(), r.PathValue("roomId"), pos); err != nil {
 				return roomError(err)
-			}
-			if len(past) > 0 {
-				view = past
 			}
 		}
 	}
@@ -229,6 +224,32 @@ func (a *API) getMembers(w http.ResponseWriter, r *http.Request, s *Session) err
 	}
 	return ok(w, map[string]any{"chunk": syncapi.ToClientEvents(members, a.db.Now())})
 }
+
+// stateAtToken is the room state at the point of the timeline a token
+// names (pos, the position of the event after it): the state after the
+// last event before it. A point before the creator's join, such as the
+// prev_batch of a timeline that starts at m.room.create, gives the state
+// right after that join: the room had no members before it and was never
+// seen without them, and a client paging from there needs the members the
+// room started with, not those who joined later.
+func (a *API) stateAtToken(ctx context.Context, roomID string, pos int64) ([]gmsl.PDU, error) {
+	past, err := a.rooms.StateAtPosition(ctx, roomID, pos-1)
+	if err != nil || slices.ContainsFunc(past, isMember) {
+		return past, err
+	}
+	first, err := a.rooms.Timeline(ctx, roomID, 0, 0, 2, false) // m.room.create and the creator's join
+	if err != nil {
+		return nil, err
+	}
+	for _, ev := range first {
+		if isMember(ev.PDU) {
+			return a.rooms.StateAtPosition(ctx, roomID, ev.StreamPos)
+		}
+	}
+	return past, nil
+}
+
+func isMember(ev gmsl.PDU) bool { return ev.Type() == spec.MRoomMember }
 
 // getJoinedMembers is GET /_matrix/client/v3/rooms/{roomId}/joined_members.
 func (a *API) getJoinedMembers(w http.ResponseWriter, r *http.Request, s *Session) error {

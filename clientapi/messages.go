@@ -89,11 +89,8 @@ func (a *API) messages(w http.ResponseWriter, r *http.Request, s *Session) error
 	if err != nil {
 		return err
 	}
-	events, err := a.clientEvents(r.Context(), s.UserID, pdusOf(chunk))
+	events, err := a.clientEvents(r.Context(), s.UserID, chunk)
 	if err != nil {
-		return err
-	}
-	if err := a.addPrevContent(r.Context(), chunk, events); err != nil {
 		return err
 	}
 	resp := map[string]any{"chunk": events, "start": syncapi.PaginationToken(q.from)}
@@ -136,10 +133,10 @@ func (a *API) page(r *http.Request, s *Session, roomID string, q messagesQuery) 
 		for _, ev := range batch {
 			cursor = nextCursor(ev, q.backwards)
 			if next < len(visible) && visible[next].EventID() == ev.EventID() {
-				next++
 				if q.filter.AllowsEvent(ev.Type(), string(ev.SenderID()), hasURL(ev.Content())) && !q.ignored.Hides(ev.PDU) {
-					out = append(out, ev)
+					out = append(out, visible[next]) // with the user's membership at it
 				}
+				next++
 			}
 			if len(out) == q.limit {
 				return out, cursor, nil

@@ -12,12 +12,21 @@ import (
 	"github.com/ganglion/ganglion/syncapi"
 )
 
-// clientEvents converts events to the client format with their bundled
-// aggregations (unsigned.m.relations: threads, references, edits).
-func (a *API) clientEvents(ctx context.Context, userID string, pdus []gmsl.PDU) ([]syncapi.ClientEvent, error) {
+// clientEvents converts stored events to the client format
+// (syncapi.StoredClientEvent: with the user's membership at each event)
+// with the content of the state they replaced (addPrevContent) and their
+// bundled aggregations (unsigned.m.relations: threads, references, edits).
+// Every endpoint that serves stored room events uses it.
+func (a *API) clientEvents(ctx context.Context, userID string, events []roomserver.Event) ([]syncapi.ClientEvent, error) {
 	now := a.db.Now()
-	out := syncapi.ToClientEvents(pdus, now)
-	aggs, err := a.rooms.Aggregations(ctx, userID, pdus)
+	out := make([]syncapi.ClientEvent, len(events))
+	for i, ev := range events {
+		out[i] = syncapi.StoredClientEvent(ev, now)
+	}
+	if err := a.addPrevContent(ctx, events, out); err != nil {
+		return nil, err
+	}
+	aggs, err := a.rooms.Aggregations(ctx, userID, pdusOf(events))
 	if err != nil {
 		return nil, err
 	}
@@ -176,10 +185,10 @@ func (a *API) shownEvents(ctx context.Context, userID string, events []roomserve
 	if err != nil {
 		return nil, err
 	}
-	shown := make([]gmsl.PDU, 0, len(visible))
+	shown := make([]roomserver.Event, 0, len(visible))
 	for _, ev := range visible {
 		if !ignored.Hides(ev.PDU) {
-			shown = append(shown, ev.PDU)
+			shown = append(shown, ev)
 		}
 	}
 	return a.clientEvents(ctx, userID, shown)
@@ -202,7 +211,7 @@ func (a *API) visibleEvent(r *http.Request, s *Session, roomID, eventID string) 
 	if len(visible) == 0 {
 		return ev, mxerr.NotFound("event not found")
 	}
-	return ev, nil
+	return visible[0], nil
 }
 
 // canRead checks that the user is or was in the room, or that it is

@@ -18,6 +18,7 @@ func (a *API) routes() {
 	a.public("GET "+v1+"/register/m.login.registration_token/validity", a.registrationTokenValidity)
 	a.public("GET /_synapse/admin/v1/register", a.sharedSecretNonce)
 	a.limitedPublic("POST /_synapse/admin/v1/register", a.sharedSecretRegister)
+	a.user("DELETE /_synapse/admin/v1/media/{serverName}/{mediaId}", a.adminDeleteMedia)
 
 	a.public("GET "+v3+"/login", a.loginFlows)
 	a.limitedPublic("POST "+v3+"/login", a.login)

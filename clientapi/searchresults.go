@@ -111,11 +111,12 @@ func (a *API) visibleHits(r *http.Request, s *Session, hits []storage.SearchHit,
 
 // searchResponse is the room_events part of the answer (without count).
 func (a *API) searchResponse(r *http.Request, s *Session, req *searchRequest, page searchPage) (map[string]any, error) {
-	pdus := make([]gmsl.PDU, len(page.results))
+	stored := make([]roomserver.Event, len(page.results))
 	for i, res := range page.results {
-		pdus[i] = res.ev.PDU
+		stored[i] = res.ev
 	}
-	events, err := a.clientEvents(r.Context(), s.UserID, pdus)
+	pdus := pdusOf(stored)
+	events, err := a.clientEvents(r.Context(), s.UserID, stored)
 	if err != nil {
 		return nil, err
 	}
@@ -253,11 +254,11 @@ func (a *API) searchContext(r *http.Request, s *Session, ev roomserver.Event, c 
 			end = after[len(after)-1].StreamPos + 1
 		}
 	}
-	eventsBefore, err := a.clientEvents(r.Context(), s.UserID, pdusOf(before))
+	eventsBefore, err := a.clientEvents(r.Context(), s.UserID, before)
 	if err != nil {
 		return nil, err
 	}
-	eventsAfter, err := a.clientEvents(r.Context(), s.UserID, pdusOf(after))
+	eventsAfter, err := a.clientEvents(r.Context(), s.UserID, after)
 	if err != nil {
 		return nil, err
 	}

@@ -132,7 +132,11 @@ type Event struct {
 	gmsl.PDU
 	StreamPos int64
 	Status    storage.EventStatus
-	before    storage.SnapshotNID // the room state before the event
+	// UserMembership is the membership, in the room state after the
+	// event, of the user Visible checked it for ("leave" for none); ""
+	// until Visible sets it.
+	UserMembership string
+	before         storage.SnapshotNID // the room state before the event
 }
 
 // PrevContent returns the content of the state event that ev replaced

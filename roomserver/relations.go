@@ -92,19 +92,33 @@ func (r *Roomserver) Relations(ctx context.Context, q RelationsQuery) ([]Event, 
 	if q.Limit > 0 && len(rels) > q.Limit {
 		rels = rels[:q.Limit]
 	}
+	out, err := r.relationEvents(ctx, rels)
+	return out, depth, err
+}
+
+// relationEvents returns the relating events of rels in their order, with
+// the state before each, which history visibility and the unsigned fields
+// read.
+func (r *Roomserver) relationEvents(ctx context.Context, rels []storage.Relation) ([]Event, error) {
 	nids := make([]storage.EventNID, len(rels))
 	for i, rel := range rels {
 		nids[i] = rel.Event
 	}
-	pdus, err := r.events(ctx, nids)
+	rows, err := r.db.EventsByNID(ctx, nids)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	out := make([]Event, len(pdus))
-	for i, pdu := range pdus {
-		out[i] = Event{PDU: pdu, StreamPos: rels[i].StreamPos}
+	byNID := make(map[storage.EventNID]storage.Event, len(rows))
+	for _, row := range rows {
+		byNID[row.NID] = row
 	}
-	return out, depth, nil
+	ordered := make([]storage.Event, 0, len(rels))
+	for _, rel := range rels {
+		if row, ok := byNID[rel.Event]; ok {
+			ordered = append(ordered, row)
+		}
+	}
+	return r.fromRows(ctx, ordered)
 }
 
 // sortRelations orders relations found over several depths by stream

@@ -21,7 +21,8 @@ const (
 // Visible returns the events the user may see, in the same order, by the
 // spec's history visibility rules: the room's m.room.history_visibility and
 // the user's membership, both as they were when each event was sent, and
-// for "shared" also the user's current membership.
+// for "shared" also the user's current membership. Each returned event has
+// UserMembership set, from the same per-snapshot reads.
 func (r *Roomserver) Visible(ctx context.Context, userID string, events []Event) ([]Event, error) {
 	if len(events) == 0 {
 		return events, nil
@@ -38,6 +39,9 @@ func (r *Roomserver) Visible(ctx context.Context, userID string, events []Event)
 			return nil, err
 		}
 		if ok {
+			if e.UserMembership, err = v.membershipAfter(ctx, e); err != nil {
+				return nil, err
+			}
 			out = append(out, e)
 		}
 	}
@@ -78,6 +82,21 @@ func (v *visibilityCheck) visible(ctx context.Context, e Event) (bool, error) {
 	default: // shared, and anything unknown is treated as shared
 		return at.membership == spec.Join || v.current == spec.Join, nil
 	}
+}
+
+// membershipAfter is the user's membership in the state after e, which
+// unsigned.membership carries (client-server API, "UnsignedData"): the
+// membership e itself sets if it is the user's own accepted membership
+// event, else the one in the state before e.
+func (v *visibilityCheck) membershipAfter(ctx context.Context, e Event) (string, error) {
+	if e.Type() == spec.MRoomMember && e.StateKeyEquals(v.userID) &&
+		(e.Status == storage.StatusAccepted || e.Status == storage.StatusOutlier) {
+		if m, err := e.Membership(); err == nil {
+			return m, nil
+		}
+	}
+	at, err := v.at(ctx, e.before)
+	return at.membership, err
 }
 
 // at reads history visibility and the user's membership from a snapshot.

@@ -27,6 +27,20 @@ type ClientEvent struct {
 // ToClientEvent converts an event to the client format. now gives the
 // event's age in unsigned.
 func ToClientEvent(pdu gmsl.PDU, now time.Time) ClientEvent {
+	return toClientEvent(pdu, now, "")
+}
+
+// StoredClientEvent converts a stored room event to the client format,
+// with the requesting user's membership at the event as
+// unsigned.membership (client-server API, "UnsignedData"; MSC4115) when
+// Visible has computed it.
+func StoredClientEvent(ev roomserver.Event, now time.Time) ClientEvent {
+	return toClientEvent(ev.PDU, now, ev.UserMembership)
+}
+
+// toClientEvent builds the client format with age, and membership unless
+// it is "", in one unsigned object.
+func toClientEvent(pdu gmsl.PDU, now time.Time, membership string) ClientEvent {
 	ev := ClientEvent{
 		Content:        json.RawMessage(pdu.Content()),
 		EventID:        pdu.EventID(),
@@ -43,15 +57,19 @@ func ToClientEvent(pdu gmsl.PDU, now time.Time) ClientEvent {
 	}
 	age := now.UnixMilli() - ev.OriginServerTS
 	unsigned["age"], _ = json.Marshal(max(age, 0))
+	if membership != "" {
+		unsigned["membership"], _ = json.Marshal(membership)
+	}
 	ev.Unsigned, _ = json.Marshal(unsigned)
 	return ev
 }
 
-// roomEvent converts a stored room event to the client format with the
-// content of the state it replaced as unsigned.prev_content, which
-// clients use to tell what changed ("changed their display name").
+// roomEvent converts a stored room event to the client format
+// (StoredClientEvent) with the content of the state it replaced as
+// unsigned.prev_content, which clients use to tell what changed ("changed
+// their display name").
 func (s *Syncer) roomEvent(ctx context.Context, ev roomserver.Event, now time.Time) (ClientEvent, error) {
-	out := ToClientEvent(ev.PDU, now)
+	out := StoredClientEvent(ev, now)
 	prev, err := s.rooms.PrevContent(ctx, ev)
 	if err != nil || prev == nil {
 		return out, err

@@ -175,6 +175,24 @@ func (m *Media) Delete(ctx context.Context, server, mediaID string) error {
 	return errors.Join(errs...)
 }
 
+// DeleteLocal is Delete for an administrator's request: ids that break the
+// grammar give M_INVALID_PARAM, media of other servers 400 M_INVALID_PARAM
+// (this server cannot delete them), unknown media M_NOT_FOUND. Once it
+// returns, downloads and thumbnails of the media answer M_NOT_FOUND.
+func (m *Media) DeleteLocal(ctx context.Context, server, mediaID string) error {
+	if err := checkIDs(server, mediaID); err != nil {
+		return err
+	}
+	if server != m.cfg.ServerName {
+		return mxerr.InvalidParam("only media of this server can be deleted")
+	}
+	err := m.Delete(ctx, server, mediaID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return notFound()
+	}
+	return err
+}
+
 // uploadLimit is how many bytes an upload may have, and why.
 type uploadLimit struct {
 	bytes   int64

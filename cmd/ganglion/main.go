@@ -4,6 +4,7 @@
 //	ganglion generate-config [-o FILE]        write a commented config file
 //	ganglion user create|password|admin|deactivate ...   manage accounts
 //	ganglion token create|list|delete ...     manage registration tokens
+//	ganglion media delete MXC-URI             delete media and its files
 //	ganglion complement                       run in the Complement test image
 //	ganglion bench -scenario NAME ...         load a running homeserver
 package main
@@ -25,6 +26,7 @@ commands:
   generate-config  write a commented config file
   user             create users, reset passwords, grant admin, deactivate
   token            create, list and delete registration tokens
+  media            delete media and its files
   complement       run as the Complement conformance test suite expects (in its image)
   bench            load a running homeserver as clients do and report rates and latencies
 `
@@ -56,6 +58,8 @@ func run(ctx context.Context, args []string) error {
 		return userCommand(ctx, args[1:])
 	case "token":
 		return tokenCommand(ctx, args[1:])
+	case "media":
+		return mediaCommand(ctx, args[1:])
 	case "complement":
 		return complementCommand(ctx)
 	case "bench":

@@ -1,0 +1,73 @@
+package clientapi_test
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"testing"
+)
+
+// TestMembersAt_TimelineStart: /members?at= with the prev_batch of a sync
+// timeline gives the members at the start of that timeline. When the
+// timeline starts at the room's m.room.create, before anyone joined, the
+// answer is the members the room was created with (its creator), not the
+// current ones: bob, who joined later, is not in it.
+func TestMembersAt_TimelineStart(t *testing.T) {
+	eachServer(t, nil, func(t *testing.T, s *testServer) {
+		alice := s.mustRegister(t, "alice", "alice password")
+		bob := s.mustRegister(t, "bob", "bob password")
+		room := s.dirRoom(t, alice, map[string]any{"preset": "public_chat"})
+		s.say(t, alice, room, "m1", "hello world")
+		prevBatch := func(limit int) string {
+			t.Helper()
+			filter := url.QueryEscape(fmt.Sprintf(`{"room":{"timeline":{"limit":%d}}}`, limit))
+			var body struct {
+				Rooms struct {
+					Join map[string]struct {
+						Timeline struct {
+							Events    []eventSummary `json:"events"`
+							PrevBatch string         `json:"prev_batch"`
+						} `json:"timeline"`
+					} `json:"join"`
+				} `json:"rooms"`
+			}
+			s.getJSON(t, "GET", v3+"/sync?timeout=0&filter="+filter, alice, nil, &body)
+			tl := body.Rooms.Join[room].Timeline
+			if len(tl.Events) == 0 || tl.PrevBatch == "" {
+				t.Fatalf("sync with timeline limit %d: got %+v, want events and a prev_batch", limit, tl)
+			}
+			return tl.PrevBatch
+		}
+		fromCreate, fromMessage := prevBatch(100), prevBatch(1)
+		s.dirJoin(t, bob, room)
+		s.say(t, bob, room, "m2", "hello back")
+		now := s.mustSync(t, alice, "").NextBatch
+
+		members := func(at string) []string {
+			t.Helper()
+			var body struct {
+				Chunk []eventSummary `json:"chunk"`
+			}
+			s.getJSON(t, "GET", v3+"/rooms/"+url.PathEscape(room)+"/members?at="+url.QueryEscape(at), alice, nil, &body)
+			var out []string
+			for _, ev := range body.Chunk {
+				out = append(out, *ev.StateKey)
+			}
+			slices.Sort(out)
+			return out
+		}
+		for _, c := range []struct {
+			name, at string
+			want     []string
+		}{
+			{"TimelineFromCreate", fromCreate, []string{alice.ID}},
+			{"TimelineFromMessage", fromMessage, []string{alice.ID}},
+			{"NextBatch", now, []string{alice.ID, bob.ID}},
+			{"Start", "m0", []string{alice.ID}},
+		} {
+			if got := members(c.at); !slices.Equal(got, c.want) {
+				t.Errorf("%s: members at %s: got %v, want %v", c.name, c.at, got, c.want)
+			}
+		}
+	})
+}
