@@ -27,11 +27,7 @@ func (r *Roomserver) Visible(ctx context.Context, userID string, events []Event)
 	if len(events) == 0 {
 		return events, nil
 	}
-	current, err := r.Membership(ctx, events[0].RoomID().String(), userID)
-	if err != nil {
-		return nil, err
-	}
-	v := visibilityCheck{r: r, userID: userID, current: current, memo: map[storage.SnapshotNID]visibleAt{}}
+	v := visibilityCheck{r: r, userID: userID, roomID: events[0].RoomID().String(), memo: map[storage.SnapshotNID]visibleAt{}}
 	out := events[:0:0]
 	for _, e := range events {
 		ok, err := v.visible(ctx, e)
@@ -49,10 +45,25 @@ func (r *Roomserver) Visible(ctx context.Context, userID string, events []Event)
 }
 
 type visibilityCheck struct {
-	r       *Roomserver
-	userID  string
+	r      *Roomserver
+	userID string
+	roomID string
+	// current is the user's current membership, read only when a rule
+	// needs it ("" until then): a joined member's sync never does.
 	current string
 	memo    map[storage.SnapshotNID]visibleAt
+}
+
+// currentMembership reads the user's current membership once.
+func (v *visibilityCheck) currentMembership(ctx context.Context) (string, error) {
+	if v.current == "" {
+		m, err := v.r.Membership(ctx, v.roomID, v.userID)
+		if err != nil {
+			return "", err
+		}
+		v.current = m
+	}
+	return v.current, nil
 }
 
 // visibleAt is what a state snapshot says about the user's view.
@@ -80,7 +91,11 @@ func (v *visibilityCheck) visible(ctx context.Context, e Event) (bool, error) {
 	case visInvited:
 		return at.membership == spec.Join || at.membership == spec.Invite, nil
 	default: // shared, and anything unknown is treated as shared
-		return at.membership == spec.Join || v.current == spec.Join, nil
+		if at.membership == spec.Join {
+			return true, nil
+		}
+		current, err := v.currentMembership(ctx)
+		return current == spec.Join, err
 	}
 }
 
