@@ -168,6 +168,9 @@ func (r *Roomserver) Event(ctx context.Context, eventID string) (Event, error) {
 // Timeline returns up to limit events of a room between stream positions
 // after and before (exclusive; 0 is open), newest first if backwards.
 func (r *Roomserver) Timeline(ctx context.Context, roomID string, after, before int64, limit int, backwards bool) ([]Event, error) {
+	if events, ok := r.tails.timeline(roomID, after, before, limit, backwards); ok {
+		return events, nil
+	}
 	room, err := r.roomRow(ctx, roomID)
 	if err != nil {
 		return nil, err

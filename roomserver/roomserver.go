@@ -44,6 +44,7 @@ type Roomserver struct {
 	locks    roomLocks
 	rooms    *roomCache
 	pdus     *eventCache
+	tails    tails
 	versions sync.Map // storage.RoomNID -> gmsl.IRoomVersion
 
 	subsMu      sync.RWMutex

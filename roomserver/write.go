@@ -59,10 +59,11 @@ func (r *Roomserver) writeEvents(ctx context.Context, ri *roomInfo, writes []wri
 	var (
 		outs     []Output
 		stored   map[storage.EventNID]gmsl.PDU
+		timeline []Event
 		redacted []storage.EventNID
 	)
 	err = r.db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
-		outs, stored, redacted = nil, map[storage.EventNID]gmsl.PDU{}, nil
+		outs, stored, timeline, redacted = nil, map[storage.EventNID]gmsl.PDU{}, nil, nil
 		if ri.nid == 0 {
 			nid, err := tx.InsertRoom(ctx, ri.id, string(ri.version.Version()))
 			if err != nil {
@@ -71,15 +72,16 @@ func (r *Roomserver) writeEvents(ctx context.Context, ri *roomInfo, writes []wri
 			ri.nid = nid
 		}
 		for _, w := range writes {
-			out, nid, err := r.writeOne(ctx, tx, ri, w, names)
+			out, row, err := r.writeOne(ctx, tx, ri, w, names)
 			if err != nil {
 				return err
 			}
-			stored[nid] = w.pdu
+			stored[row.NID] = w.pdu
 			if out == nil {
 				continue
 			}
 			outs = append(outs, *out)
+			timeline = append(timeline, Event{PDU: w.pdu, StreamPos: row.StreamPos, Status: row.Status, before: row.BeforeSnapshot})
 			if w.pdu.Type() == spec.MRoomRedaction {
 				target, err := redact(ctx, tx, ri, w.pdu)
 				if err != nil {
@@ -104,13 +106,19 @@ func (r *Roomserver) writeEvents(ctx context.Context, ri *roomInfo, writes []wri
 	for _, nid := range redacted {
 		r.pdus.drop(nid)
 	}
+	if len(redacted) > 0 {
+		r.tails.forget(ri.id)
+	} else {
+		r.tails.appended(ri.id, timeline)
+	}
 	r.notify(ctx, outs)
 	return outs, nil
 }
 
 // writeOne inserts one event row and, if it is accepted, applies it.
-// Returns the event's output, nil for events that are not accepted.
-func (r *Roomserver) writeOne(ctx context.Context, tx *storage.Tx, ri *roomInfo, w write, names stateNames) (*Output, storage.EventNID, error) {
+// Returns the event's output, nil for events that are not accepted, and
+// its stored row.
+func (r *Roomserver) writeOne(ctx context.Context, tx *storage.Tx, ri *roomInfo, w write, names stateNames) (*Output, storage.Event, error) {
 	if w.linear {
 		w.before, w.beforeSnapshot = ri.state, ri.snapshot
 		w.plan = linearPlan(w.pdu)
@@ -128,7 +136,7 @@ func (r *Roomserver) writeOne(ctx context.Context, tx *storage.Tx, ri *roomInfo,
 		if before == 0 && w.baseSet != nil {
 			var err error
 			if before, err = tx.StoreSnapshot(ctx, w.baseSnapshot, names.diff(w.baseSet, w.before, 0)); err != nil {
-				return nil, 0, err
+				return nil, storage.Event{}, err
 			}
 		}
 		row.BeforeSnapshot, row.AfterSnapshot = before, before
@@ -136,27 +144,28 @@ func (r *Roomserver) writeOne(ctx context.Context, tx *storage.Tx, ri *roomInfo,
 	if w.status == storage.StatusAccepted {
 		pos, err := tx.NextStreamPos(ctx, "events")
 		if err != nil {
-			return nil, 0, err
+			return nil, storage.Event{}, err
 		}
 		row.StreamPos = pos
 	}
 	nid, err := tx.InsertEvent(ctx, row)
+	row.NID = nid
 	if err != nil || w.status != storage.StatusAccepted {
-		return nil, nid, err
+		return nil, row, err
 	}
 	out, err := r.apply(ctx, tx, ri, w, row, nid, names)
 	if err != nil {
-		return nil, 0, err
+		return nil, storage.Event{}, err
 	}
 	if err := indexRelation(ctx, tx, ri.nid, nid, w.pdu, row.StreamPos); err != nil {
-		return nil, 0, err
+		return nil, storage.Event{}, err
 	}
 	if w.txn != nil {
 		if err := tx.InsertTxn(ctx, w.txn.Localpart, w.txn.DeviceID, w.txn.TxnID, w.pdu.EventID()); err != nil {
-			return nil, 0, fmt.Errorf("record transaction: %w", err)
+			return nil, storage.Event{}, fmt.Errorf("record transaction: %w", err)
 		}
 	}
-	return &out, nid, nil
+	return &out, row, nil
 }
 
 // linearPlan is the plan of an event built on the whole current state:
