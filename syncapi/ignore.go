@@ -2,30 +2,23 @@ package syncapi
 
 import (
 	"context"
-	"errors"
 
 	gmsl "github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
 	"github.com/ganglion/ganglion/storage"
-	"github.com/ganglion/ganglion/syncapi/push"
 )
 
 // Ignored is the set of users a user ignores. The zero value ignores
 // nobody.
 type Ignored map[string]bool
 
-// IgnoredUsers reads the users that userID ignores from its account data.
-// A list that is missing or malformed ignores nobody.
+// IgnoredUsers returns the users that userID ignores, as its account data
+// lists them (through the push evaluator's cache). A list that is missing
+// or malformed ignores nobody. The set is shared: callers must not change
+// it.
 func (s *Syncer) IgnoredUsers(ctx context.Context, userID string) (Ignored, error) {
-	content, err := s.db.AccountData(ctx, localpartOf(userID), "", push.IgnoredListType)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return push.ParseIgnoredList(content), nil
+	return s.push.Ignored(ctx, userID)
 }
 
 // Hides reports whether the event is left out for the user: it was sent

@@ -234,6 +234,17 @@ func (e *Evaluator) CopyRoomRules(ctx context.Context, userID, from, to string) 
 // after the change is committed.
 func (e *Evaluator) IgnoredListChanged(userID string) { e.invalidate(userID) }
 
+// Ignored returns the users the local user ignores, from the cache it
+// shares with the user's rules. The map is shared: callers must not
+// change it.
+func (e *Evaluator) Ignored(ctx context.Context, userID string) (map[string]bool, error) {
+	c, err := e.compiledRules(ctx, []string{userID})
+	if err != nil {
+		return nil, err
+	}
+	return c[userID].ignored, nil
+}
+
 // invalidate drops a user's cached ruleset.
 func (e *Evaluator) invalidate(userID string) {
 	e.cacheMu.Lock()
