@@ -3,6 +3,7 @@ package syncapi
 import (
 	"context"
 	"slices"
+	"sync"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
@@ -36,7 +37,7 @@ func (run *syncRun) toDevice(ctx context.Context, resp *Response) error {
 	if run.req.DeviceID == "" {
 		return nil
 	}
-	if run.since.ToDevice > 0 {
+	if run.since.ToDevice > run.s.acks.upTo(run.req.UserID, run.req.DeviceID) {
 		// Delete what the client acknowledged, if anything (a read first
 		// keeps most syncs free of writes).
 		acked, err := run.s.db.ToDeviceMessages(ctx, run.req.UserID, run.req.DeviceID, 0, run.since.ToDevice, 1)
@@ -51,6 +52,10 @@ func (run *syncRun) toDevice(ctx context.Context, resp *Response) error {
 		if err != nil {
 			return err
 		}
+		run.s.acks.record(run.req.UserID, run.req.DeviceID, run.since.ToDevice)
+	}
+	if run.to.ToDevice <= run.since.ToDevice {
+		return nil
 	}
 	msgs, err := run.s.db.ToDeviceMessages(ctx, run.req.UserID, run.req.DeviceID, run.since.ToDevice, run.to.ToDevice, maxToDevicePerSync)
 	if err != nil || len(msgs) == 0 {
@@ -70,6 +75,33 @@ func (run *syncRun) toDevice(ctx context.Context, resp *Response) error {
 	return nil
 }
 
+// maxTrackedAcks bounds the devices whose acknowledgements are remembered.
+const maxTrackedAcks = 100000
+
+// toDeviceAcks remembers, per device, the position up to which its
+// acknowledged to-device messages are deleted, so that a sync with the
+// same position does not look again. Forgetting (a restart, the bound)
+// costs one read.
+type toDeviceAcks struct {
+	mu  sync.Mutex
+	pos map[[2]string]int64
+}
+
+func (a *toDeviceAcks) upTo(userID, deviceID string) int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.pos[[2]string{userID, deviceID}]
+}
+
+func (a *toDeviceAcks) record(userID, deviceID string, pos int64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.pos == nil || len(a.pos) >= maxTrackedAcks {
+		a.pos = map[[2]string]int64{}
+	}
+	a.pos[[2]string{userID, deviceID}] = pos
+}
+
 // deviceLists reports users whose devices changed and who share a room
 // with the user (itself included), users who newly share a room (their
 // devices are new to the user), and users it no longer shares one with.
@@ -87,10 +119,8 @@ func (run *syncRun) deviceLists(ctx context.Context) (*DeviceLists, error) {
 			return nil, err
 		}
 	}
-	if run.to.Events > run.since.Events {
-		if moves, err = run.s.db.MembershipChanges(ctx, run.req.UserID, run.since.Events, run.to.Events); err != nil {
-			return nil, err
-		}
+	if moves, err = run.membershipChanges(ctx); err != nil {
+		return nil, err
 	}
 	if len(updated)+len(moves) == 0 {
 		return nil, nil // the common case: no reads beyond these two

@@ -14,21 +14,38 @@ import (
 // Notifier wakes the long-polling /sync requests of exactly the local users
 // who can see a change. It carries no data: a woken request reads what is
 // new from storage by stream position.
+//
+// It also knows, for the room event stream, what every /sync may rely on:
+// the position up to which subscribers were told (a response never goes
+// beyond it, so everything a response covers was seen here first), the
+// newest membership change, and a generation per user that changes with
+// the user's memberships.
 type Notifier struct {
 	serverName string
 
 	mu      sync.Mutex
 	members map[string]map[string]struct{} // room id -> joined local users
 	waiters map[string]chan struct{}       // user id -> closed on the next change
+	// pos is the newest room event position told; lastMembership the
+	// newest position of an m.room.member event told (at start: pos, as
+	// older ones are unknown).
+	pos, lastMembership int64
+	membershipGen       map[string]uint64 // user id -> count of its membership changes told
 }
 
-// NewNotifier loads the joined local members of every room.
+// NewNotifier loads the joined local members of every room and the room
+// event stream's position.
 func NewNotifier(ctx context.Context, db *storage.DB, serverName string) (*Notifier, error) {
 	joined, err := db.JoinedLocalMembers(ctx, serverName)
 	if err != nil {
 		return nil, err
 	}
-	n := &Notifier{serverName: serverName, members: map[string]map[string]struct{}{}, waiters: map[string]chan struct{}{}}
+	positions, err := db.StreamPositions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n := &Notifier{serverName: serverName, members: map[string]map[string]struct{}{}, waiters: map[string]chan struct{}{},
+		pos: positions["events"], lastMembership: positions["events"], membershipGen: map[string]uint64{}}
 	for roomID, users := range joined {
 		set := make(map[string]struct{}, len(users))
 		for _, u := range users {
@@ -45,13 +62,19 @@ func NewNotifier(ctx context.Context, db *storage.DB, serverName string) (*Notif
 func (n *Notifier) OnOutput(_ context.Context, o roomserver.Output) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	n.pos = max(n.pos, o.StreamPos)
 	for user := range n.members[o.RoomID] {
 		n.wakeLocked(user)
 	}
-	if o.Type != spec.MRoomMember || o.StateKey == nil || !n.local(*o.StateKey) {
+	if o.Type != spec.MRoomMember || o.StateKey == nil {
 		return
 	}
+	n.lastMembership = max(n.lastMembership, o.StreamPos)
 	user := *o.StateKey
+	if !n.local(user) {
+		return
+	}
+	n.membershipGen[user]++
 	n.wakeLocked(user)
 	set := n.members[o.RoomID]
 	if o.Membership == spec.Join {
@@ -66,6 +89,31 @@ func (n *Notifier) OnOutput(_ context.Context, o roomserver.Output) {
 			delete(n.members, o.RoomID)
 		}
 	}
+}
+
+// eventsPos is the newest room event position told to subscribers: the
+// room event position of a new /sync response.
+func (n *Notifier) eventsPos() int64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.pos
+}
+
+// membershipsChangedAfter reports whether any membership event may have
+// been told after the position.
+func (n *Notifier) membershipsChangedAfter(pos int64) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.lastMembership > pos
+}
+
+// membershipGeneration changes whenever a membership of the local user
+// does: a cached list of its memberships read when the generation was g
+// is current while it still is g.
+func (n *Notifier) membershipGeneration(user string) uint64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.membershipGen[user]
 }
 
 // Wake wakes the users' requests, for changes outside rooms (account data,

@@ -103,7 +103,7 @@ func (run *syncRun) newRoommates(ctx context.Context) ([]string, error) {
 		return nil, nil
 	}
 	users := map[string]bool{}
-	moves, err := run.s.db.MembershipChanges(ctx, run.req.UserID, run.since.Events, run.to.Events)
+	moves, err := run.membershipChanges(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +112,7 @@ func (run *syncRun) newRoommates(ctx context.Context) ([]string, error) {
 			users[m.UserID] = true
 		}
 	}
-	memberships, err := run.s.db.UserMemberships(ctx, run.req.UserID)
+	memberships, err := run.s.userMemberships(ctx, run.req.UserID)
 	if err != nil {
 		return nil, err
 	}

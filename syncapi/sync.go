@@ -35,6 +35,9 @@ type Syncer struct {
 	log      logrus.FieldLogger
 	conns    slidingConns
 	presence bool
+
+	memberships membershipCache
+	acks        toDeviceAcks
 }
 
 // NewSyncer returns a Syncer.
@@ -96,7 +99,7 @@ func (s *Syncer) positions(ctx context.Context) (StreamToken, error) {
 		return StreamToken{}, err
 	}
 	return StreamToken{
-		Events: pos["events"], AccountData: pos["account_data"], Receipts: pos["receipts"],
+		Events: s.notifier.eventsPos(), AccountData: pos["account_data"], Receipts: pos["receipts"],
 		ToDevice: pos["to_device"], DeviceLists: pos["device_lists"], Presence: pos["presence"],
 		Typing: s.typing.Pos(),
 	}, nil
@@ -111,7 +114,12 @@ type syncRun struct {
 	initial bool
 	filter  *Filter
 	now     time.Time
-	ignored Ignored // senders whose events are left out
+	ignored Ignored  // senders whose events are left out
+	moves   struct { // membershipChanges, read once
+		done bool
+		list []storage.MembershipChange
+		err  error
+	}
 }
 
 func (s *Syncer) build(ctx context.Context, req Request, to StreamToken) (*Response, error) {
@@ -127,9 +135,11 @@ func (s *Syncer) build(ctx context.Context, req Request, to StreamToken) (*Respo
 	if run.ignored, err = s.IgnoredUsers(ctx, req.UserID); err != nil {
 		return nil, err
 	}
-	accountData, err := s.db.AccountDataSince(ctx, localpartOf(req.UserID), run.since.AccountData)
-	if err != nil {
-		return nil, err
+	var accountData []storage.AccountData
+	if run.initial || to.AccountData > run.since.AccountData {
+		if accountData, err = s.db.AccountDataSince(ctx, localpartOf(req.UserID), run.since.AccountData); err != nil {
+			return nil, err
+		}
 	}
 	roomData := map[string][]accountDataEvent{}
 	var global []accountDataEvent
@@ -169,7 +179,7 @@ func (s *Syncer) build(ctx context.Context, req Request, to StreamToken) (*Respo
 
 // rooms builds the join, invite and leave sections.
 func (run *syncRun) rooms(ctx context.Context, roomData map[string][]accountDataEvent) (*Rooms, error) {
-	memberships, err := run.s.db.UserMemberships(ctx, run.req.UserID)
+	memberships, err := run.s.userMemberships(ctx, run.req.UserID)
 	if err != nil {
 		return nil, err
 	}
