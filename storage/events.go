@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 )
 
 // EventStatus says how the server treats a stored event.
@@ -262,9 +263,16 @@ func (db *DB) EventsInStream(ctx context.Context, after, upto int64, limit int) 
 		ORDER BY stream_pos LIMIT $3`, after, upto, limit)
 }
 
-// StreamPositions returns the current position of every stream, in one
-// query.
-func (db *DB) StreamPositions(ctx context.Context) (map[string]int64, error) {
+// StreamPositions returns the current position of every stream, from
+// memory: those of the last commit made through this DB.
+func (db *DB) StreamPositions(context.Context) (map[string]int64, error) {
+	db.posMu.Lock()
+	defer db.posMu.Unlock()
+	return maps.Clone(db.positions), nil
+}
+
+// loadStreamPositions reads every stream's position.
+func (db *DB) loadStreamPositions(ctx context.Context) error {
 	out := map[string]int64{}
 	err := eachRow(ctx, db.read, "SELECT name, pos FROM streams", nil, func(scan func(...any) error) error {
 		var name string
@@ -275,5 +283,19 @@ func (db *DB) StreamPositions(ctx context.Context) (map[string]int64, error) {
 		out[name] = pos
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return fmt.Errorf("read stream positions: %w", err)
+	}
+	db.positions = out
+	return nil
+}
+
+// publishStreamPositions makes the positions a committed transaction took
+// current.
+func (db *DB) publishStreamPositions(advanced map[string]int64) {
+	db.posMu.Lock()
+	defer db.posMu.Unlock()
+	for name, pos := range advanced {
+		db.positions[name] = max(db.positions[name], pos)
+	}
 }

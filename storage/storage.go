@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -46,6 +47,13 @@ type DB struct {
 	stateKeys *nameCache[StateKeyNID]
 	blocks    *immutableCache[BlockNID, []StateEntry]
 	snapshots *immutableCache[SnapshotNID, []BlockNID]
+
+	// positions are the streams' positions as of the last commit made
+	// through this DB, read once at Open: every /sync reads them, and a
+	// process sees its own commits. Commits of another process (the CLI)
+	// show once this process advances the same stream.
+	posMu     sync.Mutex
+	positions map[string]int64
 }
 
 // Open connects to the database named by url ("sqlite:PATH", a path ending
@@ -82,6 +90,10 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	if err := db.loadStreamPositions(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return db, nil
 }
 
@@ -109,6 +121,9 @@ type Tx struct {
 	// Now is the time of the transaction, from the database clock: every
 	// timestamp the transaction writes uses it.
 	Now time.Time
+	// advanced are the stream positions the transaction took, published
+	// after its commit.
+	advanced map[string]int64
 }
 
 type inTxKey struct{}
@@ -131,6 +146,9 @@ func (db *DB) WithTx(ctx context.Context, fn func(ctx context.Context, tx *Tx) e
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	if len(tx.advanced) > 0 {
+		db.publishStreamPositions(tx.advanced)
 	}
 	return nil
 }

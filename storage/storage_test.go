@@ -71,3 +71,49 @@ func TestOpen_Migrations(t *testing.T) {
 		})
 	}
 }
+
+// TestDB_StreamPositions: positions taken by a committed transaction are
+// current at once, a rolled-back one's never, and a new DB on the same
+// database starts from what was committed.
+func TestDB_StreamPositions(t *testing.T) {
+	for _, dialect := range storagetest.Dialects() {
+		t.Run(dialect, func(t *testing.T) {
+			ctx := context.Background()
+			url := storagetest.URL(t, dialect)
+			db := storagetest.Open(t, url)
+			before, err := db.StreamPositions(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var took int64
+			err = db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
+				took, err = tx.NextStreamPos(ctx, "receipts")
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if took != before["receipts"]+1 {
+				t.Fatalf("took %d, want %d", took, before["receipts"]+1)
+			}
+			boom := errors.New("boom")
+			_ = db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
+				if _, err := tx.NextStreamPos(ctx, "receipts"); err != nil {
+					return err
+				}
+				return boom
+			})
+			after, _ := db.StreamPositions(ctx)
+			if after["receipts"] != took || after["events"] != before["events"] {
+				t.Errorf("after a commit and a rollback: got %v, want receipts %d and the rest unchanged (%v)", after, took, before)
+			}
+			after["receipts"] = -1 // the caller's copy
+			reopened := storagetest.Open(t, url)
+			for _, d := range []*storage.DB{db, reopened} {
+				if got, _ := d.StreamPositions(ctx); got["receipts"] != took {
+					t.Errorf("receipts position: got %d, want %d", got["receipts"], took)
+				}
+			}
+		})
+	}
+}
