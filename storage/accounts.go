@@ -139,9 +139,6 @@ func (tx *Tx) NextStreamPos(ctx context.Context, stream string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("next %s position: %w", stream, notFound(err))
 	}
-	if tx.advanced == nil {
-		tx.advanced = map[string]int64{}
-	}
-	tx.advanced[stream] = pos
+	tx.afterCommit(func() { tx.db.publishStreamPosition(stream, pos) })
 	return pos, nil
 }

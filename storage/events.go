@@ -290,12 +290,10 @@ func (db *DB) loadStreamPositions(ctx context.Context) error {
 	return nil
 }
 
-// publishStreamPositions makes the positions a committed transaction took
+// publishStreamPosition makes a position a committed transaction took
 // current.
-func (db *DB) publishStreamPositions(advanced map[string]int64) {
+func (db *DB) publishStreamPosition(stream string, pos int64) {
 	db.posMu.Lock()
 	defer db.posMu.Unlock()
-	for name, pos := range advanced {
-		db.positions[name] = max(db.positions[name], pos)
-	}
+	db.positions[stream] = max(db.positions[stream], pos)
 }

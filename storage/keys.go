@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 )
 
 // DeviceKeys returns the stored device keys of the user's devices (all of
@@ -66,6 +67,7 @@ func (tx *Tx) AddOneTimeKeys(ctx context.Context, userID, deviceID string, keys 
 	if len(keys) == 0 {
 		return nil
 	}
+	tx.keysChanged(userID, deviceID)
 	var seq int64
 	if err := tx.tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(upload_seq), 0) + 1 FROM one_time_keys
 		WHERE user_id = $1 AND device_id = $2`, userID, deviceID).Scan(&seq); err != nil {
@@ -95,6 +97,7 @@ func (tx *Tx) AddOneTimeKeys(ctx context.Context, userID, deviceID string, keys 
 // SetFallbackKey stores a device's fallback key for its algorithm,
 // replacing the previous one, as unused.
 func (tx *Tx) SetFallbackKey(ctx context.Context, userID, deviceID string, k OneTimeKey) error {
+	tx.keysChanged(userID, deviceID)
 	_, err := tx.tx.ExecContext(ctx, `INSERT INTO fallback_keys (user_id, device_id, algorithm, key_id, key_json, used)
 		VALUES ($1, $2, $3, $4, $5, FALSE) ON CONFLICT (user_id, device_id, algorithm) DO UPDATE SET
 		key_id = excluded.key_id, key_json = excluded.key_json, used = FALSE`,
@@ -102,9 +105,76 @@ func (tx *Tx) SetFallbackKey(ctx context.Context, userID, deviceID string, k One
 	return err
 }
 
-// OneTimeKeyCounts counts a device's unclaimed one-time keys by algorithm.
-func (db *DB) OneTimeKeyCounts(ctx context.Context, userID, deviceID string) (map[string]int, error) {
-	return oneTimeKeyCounts(ctx, db.read, userID, deviceID)
+// KeyCounts are what every /sync tells a device about its keys.
+type KeyCounts struct {
+	OneTime        map[string]int // unclaimed one-time keys by algorithm
+	UnusedFallback []string       // algorithms of fallback keys not handed out yet
+}
+
+// DeviceKeyCounts returns a device's key counts, from memory while no
+// committed transaction changed the device's keys since they were read.
+// The result is shared: callers must not change it.
+func (db *DB) DeviceKeyCounts(ctx context.Context, userID, deviceID string) (KeyCounts, error) {
+	key := [2]string{userID, deviceID}
+	c := &db.keyCounts
+	c.mu.Lock()
+	gen := c.gen[key]
+	cached, ok := c.counts[key]
+	c.mu.Unlock()
+	if ok && cached.gen == gen {
+		return cached.KeyCounts, nil
+	}
+	var (
+		out KeyCounts
+		err error
+	)
+	if out.OneTime, err = oneTimeKeyCounts(ctx, db.read, userID, deviceID); err != nil {
+		return KeyCounts{}, err
+	}
+	if out.UnusedFallback, err = db.unusedFallbackKeyTypes(ctx, userID, deviceID); err != nil {
+		return KeyCounts{}, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.counts == nil || len(c.counts) >= maxCachedKeyCounts {
+		c.counts = map[[2]string]cachedKeyCounts{}
+	}
+	c.counts[key] = cachedKeyCounts{gen: gen, KeyCounts: out}
+	return out, nil
+}
+
+// maxCachedKeyCounts bounds the devices whose key counts are cached.
+const maxCachedKeyCounts = 100000
+
+// keyCountCache keeps DeviceKeyCounts per device with a generation per
+// device that each commit changing the device's keys advances: an entry
+// read at an older generation is stale. A reader takes the generation
+// before it reads, so a change committed during the read makes its entry
+// stale at once.
+type keyCountCache struct {
+	mu     sync.Mutex
+	gen    map[[2]string]uint64
+	counts map[[2]string]cachedKeyCounts
+}
+
+type cachedKeyCounts struct {
+	gen uint64
+	KeyCounts
+}
+
+// keysChanged notes that the transaction changes a device's keys.
+func (tx *Tx) keysChanged(userID, deviceID string) {
+	tx.afterCommit(func() {
+		c := &tx.db.keyCounts
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.gen == nil {
+			c.gen = map[[2]string]uint64{}
+		}
+		// Never dropped (a reader may hold an older generation): one entry
+		// per device whose keys ever changed.
+		c.gen[[2]string{userID, deviceID}]++
+	})
 }
 
 // OneTimeKeyCounts is DB.OneTimeKeyCounts inside the transaction.
@@ -131,9 +201,9 @@ func oneTimeKeyCounts(ctx context.Context, q querier, userID, deviceID string) (
 	return out, rows.Err()
 }
 
-// UnusedFallbackKeyTypes lists the algorithms of a device's fallback keys
+// unusedFallbackKeyTypes lists the algorithms of a device's fallback keys
 // that were not handed out yet.
-func (db *DB) UnusedFallbackKeyTypes(ctx context.Context, userID, deviceID string) ([]string, error) {
+func (db *DB) unusedFallbackKeyTypes(ctx context.Context, userID, deviceID string) ([]string, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT algorithm FROM fallback_keys
 		WHERE user_id = $1 AND device_id = $2 AND NOT used ORDER BY algorithm`, userID, deviceID)
 	if err != nil {
@@ -157,6 +227,7 @@ func (db *DB) UnusedFallbackKeyTypes(ctx context.Context, userID, deviceID strin
 // Each one-time key is handed out exactly once, also when claims race.
 // Returns ErrNotFound if the device has neither.
 func (tx *Tx) ClaimKey(ctx context.Context, userID, deviceID, algorithm string) (OneTimeKey, error) {
+	tx.keysChanged(userID, deviceID)
 	for {
 		k := OneTimeKey{Algorithm: algorithm}
 		var data string
@@ -197,6 +268,7 @@ func (tx *Tx) claimFallback(ctx context.Context, userID, deviceID, algorithm str
 
 // DeleteDeviceKeys removes every key of a device (on logout or deletion).
 func (tx *Tx) DeleteDeviceKeys(ctx context.Context, userID, deviceID string) error {
+	tx.keysChanged(userID, deviceID)
 	for _, table := range []string{"device_keys", "one_time_keys", "fallback_keys"} {
 		if _, err := tx.tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE user_id = $1 AND device_id = $2",
 			userID, deviceID); err != nil {

@@ -42,3 +42,63 @@ func TestTx_ClaimKey(t *testing.T) {
 		}
 	})
 }
+
+// TestDB_DeviceKeyCounts: the counts every /sync reads follow each
+// committed upload, claim and deletion, even right after a read cached
+// them, and a rolled-back change leaves them as they were.
+func TestDB_DeviceKeyCounts(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		const user, device, alg = "@alice:test.local", "PHONE", "signed_curve25519"
+		otk := func(id string) storage.OneTimeKey {
+			return storage.OneTimeKey{KeyID: alg + ":" + id, Algorithm: alg, JSON: json.RawMessage(`{"key":"` + id + `"}`)}
+		}
+		check := func(when string, wantOTK int, wantFallback []string) {
+			t.Helper()
+			for range 2 { // the second read comes from the cache
+				got, err := db.DeviceKeyCounts(ctx, user, device)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.OneTime[alg] != wantOTK || len(got.UnusedFallback) != len(wantFallback) ||
+					(len(wantFallback) > 0 && got.UnusedFallback[0] != wantFallback[0]) {
+					t.Fatalf("%s: got %v unused fallback %v, want %d and %v", when, got.OneTime, got.UnusedFallback, wantOTK, wantFallback)
+				}
+			}
+		}
+		check("no keys", 0, nil)
+		mustTx(t, db, func(ctx context.Context, tx *storage.Tx) error {
+			if err := tx.AddOneTimeKeys(ctx, user, device, []storage.OneTimeKey{otk("A"), otk("B")}); err != nil {
+				return err
+			}
+			return tx.SetFallbackKey(ctx, user, device, otk("F"))
+		})
+		check("after an upload", 2, []string{alg})
+		claim := func() {
+			mustTx(t, db, func(ctx context.Context, tx *storage.Tx) error {
+				_, err := tx.ClaimKey(ctx, user, device, alg)
+				return err
+			})
+		}
+		claim()
+		check("after a claim", 1, []string{alg})
+		_ = db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
+			if _, err := tx.ClaimKey(ctx, user, device, alg); err != nil {
+				return err
+			}
+			return storage.ErrExists // roll back
+		})
+		check("after a rolled-back claim", 1, []string{alg})
+		claim()
+		claim() // the fallback key
+		check("after the fallback key went out", 0, nil)
+		mustTx(t, db, func(ctx context.Context, tx *storage.Tx) error {
+			return tx.AddOneTimeKeys(ctx, user, device, []storage.OneTimeKey{otk("C")})
+		})
+		check("after another upload", 1, nil)
+		mustTx(t, db, func(ctx context.Context, tx *storage.Tx) error {
+			return tx.DeleteDeviceKeys(ctx, user, device)
+		})
+		check("after the device's keys were deleted", 0, nil)
+	})
+}

@@ -54,6 +54,8 @@ type DB struct {
 	// show once this process advances the same stream.
 	posMu     sync.Mutex
 	positions map[string]int64
+
+	keyCounts keyCountCache
 }
 
 // Open connects to the database named by url ("sqlite:PATH", a path ending
@@ -121,10 +123,13 @@ type Tx struct {
 	// Now is the time of the transaction, from the database clock: every
 	// timestamp the transaction writes uses it.
 	Now time.Time
-	// advanced are the stream positions the transaction took, published
-	// after its commit.
-	advanced map[string]int64
+	// committed run after the commit, in order.
+	committed []func()
 }
+
+// afterCommit runs fn once the transaction committed (never if it rolls
+// back): for caches that must not see uncommitted changes.
+func (tx *Tx) afterCommit(fn func()) { tx.committed = append(tx.committed, fn) }
 
 type inTxKey struct{}
 
@@ -147,8 +152,8 @@ func (db *DB) WithTx(ctx context.Context, fn func(ctx context.Context, tx *Tx) e
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
-	if len(tx.advanced) > 0 {
-		db.publishStreamPositions(tx.advanced)
+	for _, fn := range tx.committed {
+		fn()
 	}
 	return nil
 }

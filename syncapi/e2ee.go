@@ -26,10 +26,8 @@ func (run *syncRun) e2ee(ctx context.Context, resp *Response) error {
 		return err
 	}
 	resp.DeviceLists = lists
-	if resp.OneTimeKeysCount, err = run.s.db.OneTimeKeyCounts(ctx, run.req.UserID, run.req.DeviceID); err != nil {
-		return err
-	}
-	resp.UnusedFallbackKeyTypes, err = run.s.db.UnusedFallbackKeyTypes(ctx, run.req.UserID, run.req.DeviceID)
+	counts, err := run.s.db.DeviceKeyCounts(ctx, run.req.UserID, run.req.DeviceID)
+	resp.OneTimeKeysCount, resp.UnusedFallbackKeyTypes = counts.OneTime, counts.UnusedFallback
 	return err
 }
 

@@ -35,6 +35,9 @@ func (run *syncRun) ephemeral(ctx context.Context, memberships []storage.UserMem
 			})
 		}
 	}
+	if !run.initial && run.to.Receipts <= run.since.Receipts {
+		return out, nil
+	}
 	receipts, err := run.s.db.ReceiptsSince(ctx, joined, run.since.Receipts, run.to.Receipts)
 	if err != nil {
 		return nil, err
