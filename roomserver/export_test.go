@@ -1,6 +1,9 @@
 package roomserver
 
 import (
+	"maps"
+	"slices"
+
 	gmsl "github.com/matrix-org/gomatrixserverlib"
 )
 
@@ -41,7 +44,7 @@ func ResolveStates(version gmsl.IRoomVersion, sets [][]gmsl.PDU, known []gmsl.PD
 		}
 		chains[i] = authChainIDs(ids, events)
 	}
-	conflictedIDs := sortedKeys(inConflicted)
+	conflictedIDs := slices.Sorted(maps.Keys(inConflicted))
 	full := map[string]bool{}
 	parts := [][]string{conflictedIDs, authDifference(chains)}
 	if version.StateResAlgorithm() == gmsl.StateResV2_1 {
@@ -57,5 +60,5 @@ func ResolveStates(version gmsl.IRoomVersion, sets [][]gmsl.PDU, known []gmsl.PD
 		rej[id] = true
 	}
 	create := events[idSets[0][createTuple]]
-	return newStateRes(version, create, events, rej).resolveConflicts(unconflicted, sortedKeys(full))
+	return newStateRes(version, create, events, rej).resolveConflicts(unconflicted, slices.Sorted(maps.Keys(full)))
 }

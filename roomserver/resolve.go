@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	gmsl "github.com/matrix-org/gomatrixserverlib"
@@ -120,7 +121,7 @@ func (l *pduLoader) fullConflictedSet(ctx context.Context, version gmsl.IRoomVer
 			in[id] = true
 		}
 	}
-	return sortedKeys(in), nil
+	return slices.Sorted(maps.Keys(in)), nil
 }
 
 // pduLoader loads the events of one resolution and remembers their NIDs
@@ -225,7 +226,7 @@ func (l *pduLoader) loadConflicted(ctx context.Context, sets []stateMap, conflic
 			}
 		}
 	}
-	return perSet, sortedKeys(all), nil
+	return perSet, slices.Sorted(maps.Keys(all)), nil
 }
 
 // loadAuthChains loads the auth chains of loaded events.
@@ -402,12 +403,3 @@ func (l *pduLoader) createEvent() gmsl.PDU {
 }
 
 func (l *pduLoader) isRejected(eventID string) bool { return l.rejected[eventID] }
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
-}

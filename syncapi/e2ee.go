@@ -2,6 +2,7 @@ package syncapi
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"sync"
 
@@ -149,16 +150,7 @@ func (run *syncRun) deviceLists(ctx context.Context) (*DeviceLists, error) {
 	if len(changed)+len(left) == 0 {
 		return nil, nil
 	}
-	return &DeviceLists{Changed: sortedKeys(changed), Left: sortedKeys(left)}, nil
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
+	return &DeviceLists{Changed: slices.Sorted(maps.Keys(changed)), Left: slices.Sorted(maps.Keys(left))}, nil
 }
 
 // DeviceListChanges is /keys/changes: the device list changes for userID

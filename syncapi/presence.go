@@ -2,6 +2,8 @@ package syncapi
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -130,5 +132,5 @@ func (run *syncRun) newRoommates(ctx context.Context) ([]string, error) {
 			}
 		}
 	}
-	return sortedKeys(users), nil
+	return slices.Sorted(maps.Keys(users)), nil
 }
