@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/ganglion/ganglion/config"
+	"github.com/ganglion/ganglion/storage"
 )
 
 // configFlag adds the -config flag shared by every command that reads the
@@ -102,4 +104,19 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 		positional = append(positional, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+}
+
+// openConfigured loads an existing config file and opens its database, for
+// the admin subcommands that work on a server's data directly. The caller
+// closes the database.
+func openConfigured(ctx context.Context, path string) (*config.Config, *storage.DB, error) {
+	cfg, _, err := loadConfig(path, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := storage.Open(ctx, string(cfg.Database.URL), storage.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, db, nil
 }

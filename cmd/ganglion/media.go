@@ -12,7 +12,6 @@ import (
 
 	"github.com/ganglion/ganglion/clientapi/media"
 	"github.com/ganglion/ganglion/internal/mxerr"
-	"github.com/ganglion/ganglion/storage"
 )
 
 const mediaUsage = `usage: ganglion media <action> [flags] MXC-URI
@@ -50,11 +49,7 @@ func mediaCommand(ctx context.Context, args []string) error {
 		fmt.Fprint(os.Stderr, mediaUsage)
 		return errors.New("want exactly one mxc:// URI")
 	}
-	cfg, _, err := loadConfig(*path, false)
-	if err != nil {
-		return err
-	}
-	db, err := storage.Open(ctx, string(cfg.Database.URL), storage.Options{})
+	cfg, db, err := openConfigured(ctx, *path)
 	if err != nil {
 		return err
 	}

@@ -39,11 +39,7 @@ func tokenCommand(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, _, err := loadConfig(*path, false)
-	if err != nil {
-		return err
-	}
-	db, err := storage.Open(ctx, string(cfg.Database.URL), storage.Options{})
+	_, db, err := openConfigured(ctx, *path)
 	if err != nil {
 		return err
 	}

@@ -49,19 +49,15 @@ func userCommand(ctx context.Context, args []string) error {
 		fmt.Fprint(os.Stderr, userUsage)
 		return errors.New("want exactly one user name")
 	}
-	cfg, _, err := loadConfig(*path, false)
-	if err != nil {
-		return err
-	}
-	localpart, err := localpartArg(cfg, names[0])
-	if err != nil {
-		return err
-	}
-	db, err := storage.Open(ctx, string(cfg.Database.URL), storage.Options{})
+	cfg, db, err := openConfigured(ctx, *path)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	localpart, err := localpartArg(cfg, names[0])
+	if err != nil {
+		return err
+	}
 	u := userAdmin{cfg: cfg, db: db, out: os.Stdout}
 	switch action {
 	case "create", "password":
