@@ -13,18 +13,17 @@ import (
 )
 
 // clientEvents converts stored events to the client format
-// (syncapi.StoredClientEvent: with the user's membership at each event)
-// with the content of the state they replaced (addPrevContent) and their
-// bundled aggregations (unsigned.m.relations: threads, references, edits).
+// (syncapi.Syncer.RoomEvent: with the user's membership at each event and
+// the content of the state they replaced) with their bundled aggregations (unsigned.m.relations: threads, references, edits).
 // Every endpoint that serves stored room events uses it.
 func (a *API) clientEvents(ctx context.Context, userID string, events []roomserver.Event) ([]syncapi.ClientEvent, error) {
 	now := a.db.Now()
 	out := make([]syncapi.ClientEvent, len(events))
 	for i, ev := range events {
-		out[i] = syncapi.StoredClientEvent(ev, now)
-	}
-	if err := a.addPrevContent(ctx, events, out); err != nil {
-		return nil, err
+		var err error
+		if out[i], err = a.syncer.RoomEvent(ctx, ev, now); err != nil {
+			return nil, err
+		}
 	}
 	aggs, err := a.rooms.Aggregations(ctx, userID, pdusOf(events))
 	if err != nil {
@@ -154,23 +153,6 @@ func (a *API) threads(w http.ResponseWriter, r *http.Request, s *Session) error 
 		resp["next_batch"] = syncapi.PaginationToken(next)
 	}
 	return ok(w, resp)
-}
-
-// addPrevContent gives each state event of events (the client form of
-// stored) the content of the state it replaced as unsigned.prev_content.
-func (a *API) addPrevContent(ctx context.Context, stored []roomserver.Event, events []syncapi.ClientEvent) error {
-	for i, ev := range stored {
-		prev, err := a.rooms.PrevContent(ctx, ev)
-		if err != nil {
-			return err
-		}
-		if prev != nil {
-			if err := events[i].SetUnsigned("prev_content", prev); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 // shownEvents returns, in the client format and in order, the events the

@@ -64,11 +64,11 @@ func toClientEvent(pdu gmsl.PDU, now time.Time, membership string) ClientEvent {
 	return ev
 }
 
-// roomEvent converts a stored room event to the client format
+// RoomEvent converts a stored room event to the client format
 // (StoredClientEvent) with the content of the state it replaced as
 // unsigned.prev_content, which clients use to tell what changed ("changed
 // their display name").
-func (s *Syncer) roomEvent(ctx context.Context, ev roomserver.Event, now time.Time) (ClientEvent, error) {
+func (s *Syncer) RoomEvent(ctx context.Context, ev roomserver.Event, now time.Time) (ClientEvent, error) {
 	out := StoredClientEvent(ev, now)
 	prev, err := s.rooms.PrevContent(ctx, ev)
 	if err != nil || prev == nil {

@@ -93,7 +93,7 @@ func (run *syncRun) timelineJSON(ctx context.Context, w timelineWindow) (Timelin
 	t := Timeline{Events: make([]ClientEvent, len(w.events)), Limited: w.limited}
 	for i, ev := range w.events {
 		var err error
-		if t.Events[i], err = run.s.roomEvent(ctx, ev, run.now); err != nil {
+		if t.Events[i], err = run.s.RoomEvent(ctx, ev, run.now); err != nil {
 			return t, err
 		}
 	}

@@ -54,7 +54,7 @@ func (sl *slidingRun) room(ctx context.Context, e storage.RoomListEntry, cfg Sli
 		return nil, err
 	}
 	for _, ev := range w.events {
-		cev, err := sl.s.roomEvent(ctx, ev, sl.now)
+		cev, err := sl.s.RoomEvent(ctx, ev, sl.now)
 		if err != nil {
 			return nil, err
 		}
