@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 )
 
 // DeviceKeys returns the stored device keys of the user's devices (all of
@@ -112,17 +111,14 @@ type KeyCounts struct {
 }
 
 // DeviceKeyCounts returns a device's key counts, from memory while no
-// committed transaction changed the device's keys since they were read.
+// committed transaction changed the device's keys since they were read
+// (gencache).
 // The result is shared: callers must not change it.
 func (db *DB) DeviceKeyCounts(ctx context.Context, userID, deviceID string) (KeyCounts, error) {
 	key := [2]string{userID, deviceID}
-	c := &db.keyCounts
-	c.mu.Lock()
-	gen := c.gen[key]
-	cached, ok := c.counts[key]
-	c.mu.Unlock()
-	if ok && cached.gen == gen {
-		return cached.KeyCounts, nil
+	gen := db.keyGens.Of(key)
+	if cached, ok := db.keyCounts.Get(key, gen); ok {
+		return cached, nil
 	}
 	var (
 		out KeyCounts
@@ -134,47 +130,17 @@ func (db *DB) DeviceKeyCounts(ctx context.Context, userID, deviceID string) (Key
 	if out.UnusedFallback, err = db.unusedFallbackKeyTypes(ctx, userID, deviceID); err != nil {
 		return KeyCounts{}, err
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.counts == nil || len(c.counts) >= maxCachedKeyCounts {
-		c.counts = map[[2]string]cachedKeyCounts{}
-	}
-	c.counts[key] = cachedKeyCounts{gen: gen, KeyCounts: out}
+	db.keyCounts.Put(key, gen, out)
 	return out, nil
 }
 
 // maxCachedKeyCounts bounds the devices whose key counts are cached.
 const maxCachedKeyCounts = 100000
 
-// keyCountCache keeps DeviceKeyCounts per device with a generation per
-// device that each commit changing the device's keys advances: an entry
-// read at an older generation is stale. A reader takes the generation
-// before it reads, so a change committed during the read makes its entry
-// stale at once.
-type keyCountCache struct {
-	mu     sync.Mutex
-	gen    map[[2]string]uint64
-	counts map[[2]string]cachedKeyCounts
-}
-
-type cachedKeyCounts struct {
-	gen uint64
-	KeyCounts
-}
-
-// keysChanged notes that the transaction changes a device's keys.
+// keysChanged notes that the transaction changes a device's keys: once
+// it is committed, cached counts of the device are stale.
 func (tx *Tx) keysChanged(userID, deviceID string) {
-	tx.afterCommit(func() {
-		c := &tx.db.keyCounts
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if c.gen == nil {
-			c.gen = map[[2]string]uint64{}
-		}
-		// Never dropped (a reader may hold an older generation): one entry
-		// per device whose keys ever changed.
-		c.gen[[2]string{userID, deviceID}]++
-	})
+	tx.afterCommit(func() { tx.db.keyGens.Advance([2]string{userID, deviceID}) })
 }
 
 // OneTimeKeyCounts is DB.OneTimeKeyCounts inside the transaction.

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ganglion/ganglion/internal/gencache"
 )
 
 // Sentinel errors returned by storage methods; test them with errors.Is.
@@ -55,7 +57,8 @@ type DB struct {
 	posMu     sync.Mutex
 	positions map[string]int64
 
-	keyCounts keyCountCache
+	keyGens   gencache.Generations[[2]string] // user, device: changes of its keys
+	keyCounts gencache.Cache[[2]string, KeyCounts]
 }
 
 // Open connects to the database named by url ("sqlite:PATH", a path ending
@@ -88,6 +91,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	db.types, db.stateKeys = newNameCache[TypeNID](), newNameCache[StateKeyNID]()
 	db.blocks = newImmutableCache[BlockNID, []StateEntry](blockCacheSize)
 	db.snapshots = newImmutableCache[SnapshotNID, []BlockNID](blockCacheSize)
+	db.keyCounts.Max = maxCachedKeyCounts
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err

@@ -2,7 +2,6 @@ package syncapi
 
 import (
 	"context"
-	"sync"
 
 	"github.com/ganglion/ganglion/storage"
 )
@@ -10,42 +9,20 @@ import (
 // maxCachedMembershipLists bounds the users whose memberships are cached.
 const maxCachedMembershipLists = 10000
 
-// membershipCache keeps each user's list of room memberships, which every
-// /sync of the user reads, until the Notifier tells a change of them.
-type membershipCache struct {
-	mu    sync.Mutex
-	users map[string]cachedMemberships
-}
-
-type cachedMemberships struct {
-	gen  uint64
-	list []storage.UserMembership
-}
-
-// userMemberships returns the user's memberships, from the cache while no
-// change was told since they were read. The list is shared: callers must
-// not change it.
+// userMemberships returns the user's memberships, which every /sync of the
+// user reads, from memory while the Notifier told no change of them since
+// they were read (gencache). The list is shared: callers must not change
+// it.
 func (s *Syncer) userMemberships(ctx context.Context, userID string) ([]storage.UserMembership, error) {
-	gen := s.notifier.membershipGeneration(userID)
-	c := &s.memberships
-	c.mu.Lock()
-	cached, ok := c.users[userID]
-	c.mu.Unlock()
-	if ok && cached.gen == gen {
-		return cached.list, nil
+	gen := s.notifier.membershipGens.Of(userID)
+	if list, ok := s.memberships.Get(userID, gen); ok {
+		return list, nil
 	}
-	// Read after taking the generation: a change told during the read
-	// makes the entry stale at once rather than never.
 	list, err := s.db.UserMemberships(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	if c.users == nil || len(c.users) >= maxCachedMembershipLists {
-		c.users = map[string]cachedMemberships{}
-	}
-	c.users[userID] = cachedMemberships{gen: gen, list: list}
-	c.mu.Unlock()
+	s.memberships.Put(userID, gen, list)
 	return list, nil
 }
 

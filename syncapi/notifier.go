@@ -7,6 +7,7 @@ import (
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
+	"github.com/ganglion/ganglion/internal/gencache"
 	"github.com/ganglion/ganglion/roomserver"
 	"github.com/ganglion/ganglion/storage"
 )
@@ -30,7 +31,7 @@ type Notifier struct {
 	// newest position of an m.room.member event told (at start: pos, as
 	// older ones are unknown).
 	pos, lastMembership int64
-	membershipGen       map[string]uint64 // user id -> count of its membership changes told
+	membershipGens      gencache.Generations[string] // user id: membership changes told
 }
 
 // NewNotifier loads the joined local members of every room and the room
@@ -45,7 +46,7 @@ func NewNotifier(ctx context.Context, db *storage.DB, serverName string) (*Notif
 		return nil, err
 	}
 	n := &Notifier{serverName: serverName, members: map[string]map[string]struct{}{}, waiters: map[string]chan struct{}{},
-		pos: positions["events"], lastMembership: positions["events"], membershipGen: map[string]uint64{}}
+		pos: positions["events"], lastMembership: positions["events"]}
 	for roomID, users := range joined {
 		set := make(map[string]struct{}, len(users))
 		for _, u := range users {
@@ -74,7 +75,7 @@ func (n *Notifier) OnOutput(_ context.Context, o roomserver.Output) {
 	if !n.local(user) {
 		return
 	}
-	n.membershipGen[user]++
+	n.membershipGens.Advance(user)
 	n.wakeLocked(user)
 	set := n.members[o.RoomID]
 	if o.Membership == spec.Join {
@@ -105,15 +106,6 @@ func (n *Notifier) membershipsChangedAfter(pos int64) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.lastMembership > pos
-}
-
-// membershipGeneration changes whenever a membership of the local user
-// does: a cached list of its memberships read when the generation was g
-// is current while it still is g.
-func (n *Notifier) membershipGeneration(user string) uint64 {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.membershipGen[user]
 }
 
 // Wake wakes the users' requests, for changes outside rooms (account data,

@@ -8,6 +8,7 @@ import (
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/sirupsen/logrus"
 
+	"github.com/ganglion/ganglion/internal/gencache"
 	"github.com/ganglion/ganglion/roomserver"
 	"github.com/ganglion/ganglion/storage"
 	"github.com/ganglion/ganglion/syncapi/push"
@@ -36,7 +37,7 @@ type Syncer struct {
 	conns    slidingConns
 	presence bool
 
-	memberships membershipCache
+	memberships gencache.Cache[string, []storage.UserMembership]
 	acks        toDeviceAcks
 }
 
@@ -47,7 +48,7 @@ func NewSyncer(deps Deps) (*Syncer, error) {
 		return nil, errors.New("syncapi: DB, Rooms, Notifier, Typing, Push and Log are required")
 	}
 	return &Syncer{db: deps.DB, rooms: deps.Rooms, notifier: deps.Notifier, typing: deps.Typing, push: deps.Push, log: deps.Log,
-		presence: deps.Presence}, nil
+		presence: deps.Presence, memberships: gencache.Cache[string, []storage.UserMembership]{Max: maxCachedMembershipLists}}, nil
 }
 
 // Request is a parsed /sync request.
