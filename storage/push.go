@@ -38,7 +38,8 @@ const notificationRows = 100
 // users' counts. A user has at most one notification per event.
 func (tx *Tx) AddNotifications(ctx context.Context, ns []Notification) error {
 	type key struct{ user, room, thread string }
-	counts := map[key]*ThreadCounts{}
+	type sums struct{ notify, highlights, last int64 }
+	counts := map[key]*sums{}
 	var keys []key // in first-seen order, so that statements are deterministic
 	for start := 0; start < len(ns); start += notificationRows {
 		chunk := ns[start:min(start+notificationRows, len(ns))]
@@ -51,14 +52,15 @@ func (tx *Tx) AddNotifications(ctx context.Context, ns []Notification) error {
 			k := key{n.UserID, n.RoomID, n.ThreadID}
 			c := counts[k]
 			if c == nil {
-				c = &ThreadCounts{ThreadID: n.ThreadID}
+				c = &sums{}
 				counts[k] = c
 				keys = append(keys, k)
 			}
-			c.Notify++
+			c.notify++
 			if n.Highlight {
-				c.Highlights++
+				c.highlights++
 			}
+			c.last = max(c.last, n.StreamPos)
 		}
 		if _, err := tx.tx.ExecContext(ctx, `INSERT INTO notifications
 			(user_id, stream_pos, room_id, event_id, thread_id, highlight, actions, ts)
@@ -68,17 +70,20 @@ func (tx *Tx) AddNotifications(ctx context.Context, ns []Notification) error {
 	}
 	for start := 0; start < len(keys); start += notificationRows {
 		chunk := keys[start:min(start+notificationRows, len(keys))]
-		args := make([]any, 0, len(chunk)*5)
+		args := make([]any, 0, len(chunk)*6)
 		values := make([]string, len(chunk))
 		for i, k := range chunk {
-			values[i] = "(" + placeholdersFrom(len(args)+1, 5) + ")"
-			args = append(args, k.user, k.room, k.thread, counts[k].Notify, counts[k].Highlights)
+			values[i] = "(" + placeholdersFrom(len(args)+1, 6) + ")"
+			c := counts[k]
+			args = append(args, k.user, k.room, k.thread, c.notify, c.highlights, c.last)
 		}
 		if _, err := tx.tx.ExecContext(ctx, `INSERT INTO notification_counts
-			(user_id, room_id, thread_id, notification_count, highlight_count) VALUES `+strings.Join(values, ", ")+`
+			(user_id, room_id, thread_id, notification_count, highlight_count, last_pos) VALUES `+strings.Join(values, ", ")+`
 			ON CONFLICT (user_id, room_id, thread_id) DO UPDATE SET
 			notification_count = notification_counts.notification_count + excluded.notification_count,
-			highlight_count = notification_counts.highlight_count + excluded.highlight_count`, args...); err != nil {
+			highlight_count = notification_counts.highlight_count + excluded.highlight_count,
+			last_pos = CASE WHEN excluded.last_pos > notification_counts.last_pos
+				THEN excluded.last_pos ELSE notification_counts.last_pos END`, args...); err != nil {
 			return fmt.Errorf("add notification counts: %w", err)
 		}
 	}
@@ -87,61 +92,48 @@ func (tx *Tx) AddNotifications(ctx context.Context, ns []Notification) error {
 
 // MarkNotificationsRead marks a user's notifications in a room read up to
 // and including stream position upto, in one thread (threadID "" for
-// every thread), and subtracts them from the counts. It returns how many
-// it marked.
+// every thread), and returns how many unread ones that read. A thread read
+// up to its newest notification or beyond drops to zero at once; an older
+// position counts the notifications after it.
 func (tx *Tx) MarkNotificationsRead(ctx context.Context, userID, roomID, threadID string, upto int64) (int, error) {
-	rows, err := tx.tx.QueryContext(ctx, `UPDATE notifications SET is_read = TRUE
-		WHERE user_id = $1 AND room_id = $2 AND stream_pos <= $3 AND NOT is_read AND ($4 = '' OR thread_id = $4)
-		RETURNING thread_id, highlight`, userID, roomID, upto, threadID)
+	type thread struct {
+		id                       string
+		notify, highlights       int64
+		last                     int64
+		newNotify, newHighlights int64
+	}
+	var threads []thread
+	err := eachRow(ctx, tx.tx, `SELECT thread_id, notification_count, highlight_count, last_pos
+		FROM notification_counts WHERE user_id = $1 AND room_id = $2 AND ($3 = '' OR thread_id = $3) AND read_pos < $4`,
+		[]any{userID, roomID, threadID, upto}, func(scan func(...any) error) error {
+			var t thread
+			if err := scan(&t.id, &t.notify, &t.highlights, &t.last); err != nil {
+				return err
+			}
+			threads = append(threads, t)
+			return nil
+		})
 	if err != nil {
-		return 0, fmt.Errorf("mark notifications read: %w", err)
+		return 0, fmt.Errorf("notification counts of %s: %w", userID, err)
 	}
-	marked := map[string]*ThreadCounts{}
-	var threads []string
-	n := 0
-	for rows.Next() {
-		var (
-			thread    string
-			highlight bool
-		)
-		if err := rows.Scan(&thread, &highlight); err != nil {
-			rows.Close()
-			return 0, err
+	marked := 0
+	for _, t := range threads {
+		if t.last > upto && t.notify > 0 { // some stay unread: count them
+			if err := tx.tx.QueryRowContext(ctx, `SELECT COUNT(*), COUNT(CASE WHEN highlight THEN 1 END)
+				FROM notifications WHERE user_id = $1 AND stream_pos > $2 AND room_id = $3 AND thread_id = $4`,
+				userID, upto, roomID, t.id).Scan(&t.newNotify, &t.newHighlights); err != nil {
+				return 0, fmt.Errorf("count unread notifications: %w", err)
+			}
 		}
-		c := marked[thread]
-		if c == nil {
-			c = &ThreadCounts{ThreadID: thread}
-			marked[thread] = c
-			threads = append(threads, thread)
-		}
-		c.Notify++
-		if highlight {
-			c.Highlights++
-		}
-		n++
-	}
-	if err := rows.Close(); err != nil {
-		return 0, err
-	}
-	if err := rows.Err(); err != nil {
-		return 0, err
-	}
-	for _, thread := range threads {
-		c := marked[thread]
-		if _, err := tx.tx.ExecContext(ctx, `UPDATE notification_counts SET
-			notification_count = notification_count - $4, highlight_count = highlight_count - $5
+		if _, err := tx.tx.ExecContext(ctx, `UPDATE notification_counts
+			SET notification_count = $4, highlight_count = $5, read_pos = $6
 			WHERE user_id = $1 AND room_id = $2 AND thread_id = $3`,
-			userID, roomID, thread, c.Notify, c.Highlights); err != nil {
-			return 0, fmt.Errorf("subtract notification counts: %w", err)
+			userID, roomID, t.id, t.newNotify, t.newHighlights, upto); err != nil {
+			return 0, fmt.Errorf("mark notifications read: %w", err)
 		}
+		marked += int(t.notify - t.newNotify)
 	}
-	if n > 0 {
-		if _, err := tx.tx.ExecContext(ctx, `DELETE FROM notification_counts
-			WHERE user_id = $1 AND room_id = $2 AND notification_count <= 0`, userID, roomID); err != nil {
-			return 0, fmt.Errorf("drop notification counts: %w", err)
-		}
-	}
-	return n, nil
+	return marked, nil
 }
 
 // NotificationCounts returns a user's unread notification counts in a
@@ -165,6 +157,13 @@ func (db *DB) NotificationCounts(ctx context.Context, userID, roomID string) ([]
 	return out, rows.Err()
 }
 
+// notificationColumns selects a Notification's columns, read or not
+// from its thread's read position, from notifications n.
+const notificationColumns = `n.stream_pos, n.room_id, n.event_id, n.thread_id, n.highlight, n.actions, n.ts,
+	n.stream_pos <= COALESCE(c.read_pos, 0)
+	FROM notifications n LEFT JOIN notification_counts c
+	ON c.user_id = n.user_id AND c.room_id = n.room_id AND c.thread_id = n.thread_id`
+
 // Notifications returns up to limit of a user's notifications with stream
 // positions before position before (0: open), newest first; only
 // highlights if onlyHighlight.
@@ -172,12 +171,11 @@ func (db *DB) Notifications(ctx context.Context, userID string, before int64, li
 	if before <= 0 {
 		before = 1<<63 - 1
 	}
-	query := `SELECT stream_pos, room_id, event_id, thread_id, highlight, actions, ts, is_read FROM notifications
-		WHERE user_id = $1 AND stream_pos < $2`
+	query := `SELECT ` + notificationColumns + ` WHERE n.user_id = $1 AND n.stream_pos < $2`
 	if onlyHighlight {
-		query += " AND highlight"
+		query += " AND n.highlight"
 	}
-	rows, err := db.read.QueryContext(ctx, query+" ORDER BY stream_pos DESC LIMIT $3", userID, before, limit)
+	rows, err := db.read.QueryContext(ctx, query+" ORDER BY n.stream_pos DESC LIMIT $3", userID, before, limit)
 	if err != nil {
 		return nil, fmt.Errorf("notifications of %s: %w", userID, err)
 	}

@@ -84,7 +84,7 @@ func TestTx_AddNotifications(t *testing.T) {
 			}
 		})
 		t.Run("MarkAll", func(t *testing.T) {
-			mustMarkRead(t, db, "@a:x", "!r", "", 100)
+			mustMarkRead(t, db, "@a:x", "!r", "", 6)
 			wantNotificationCounts(t, db, "@a:x", "!r", map[string][2]int64{})
 			wantNotificationCounts(t, db, "@a:x", "!other", map[string][2]int64{main: {1, 0}})
 			wantNotificationCounts(t, db, "@b:x", "!r", map[string][2]int64{main: {1, 0}})
@@ -111,6 +111,18 @@ func TestTx_AddNotifications(t *testing.T) {
 			high, err := db.Notifications(t.Context(), "@a:x", 0, 10, true)
 			if err != nil || len(high) != 2 || !high[0].Highlight || high[0].StreamPos != 3 {
 				t.Fatalf("highlights: got %+v, %v", high, err)
+			}
+		})
+		t.Run("AfterRead", func(t *testing.T) { // a read thread counts new notifications again
+			mustAddNotifications(t, db, note("@a:x", 7, "!r", main, true), note("@a:x", 8, "!r", main, false))
+			wantNotificationCounts(t, db, "@a:x", "!r", map[string][2]int64{main: {2, 1}})
+			if n := mustMarkRead(t, db, "@a:x", "!r", main, 7); n != 1 {
+				t.Errorf("marked %d, want 1", n)
+			}
+			wantNotificationCounts(t, db, "@a:x", "!r", map[string][2]int64{main: {1, 0}})
+			after, err := db.NotificationsAfter(t.Context(), "@a:x", 6, 10)
+			if err != nil || len(after) != 2 || !after[0].Read || after[1].Read {
+				t.Fatalf("notifications after 6: got %+v, %v; want 7 read, 8 unread", after, err)
 			}
 		})
 	})

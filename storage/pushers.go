@@ -142,8 +142,8 @@ func (db *DB) queryPushers(ctx context.Context, query string, args ...any) ([]Pu
 // stream positions after after, oldest first, read ones included.
 func (db *DB) NotificationsAfter(ctx context.Context, userID string, after int64, limit int) ([]Notification, error) {
 	var out []Notification
-	err := eachRow(ctx, db.read, `SELECT stream_pos, room_id, event_id, thread_id, highlight, actions, ts, is_read
-		FROM notifications WHERE user_id = $1 AND stream_pos > $2 ORDER BY stream_pos LIMIT $3`,
+	err := eachRow(ctx, db.read, `SELECT `+notificationColumns+`
+		WHERE n.user_id = $1 AND n.stream_pos > $2 ORDER BY n.stream_pos LIMIT $3`,
 		[]any{userID, after, limit}, func(scan func(...any) error) error {
 			n := Notification{UserID: userID}
 			var actions string
