@@ -41,8 +41,14 @@ func openSQLite(path string, opts Options) (*DB, error) {
 	if f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600); err == nil {
 		f.Close()
 	}
-	const common = "_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_synchronous=NORMAL"
-	drv := &sqlite3.SQLiteDriver{}
+	const common = "_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_synchronous=NORMAL&_cache_size=-65536"
+	// Temporary files in memory: every write transaction runs in a
+	// savepoint (groupcommit.go), whose journal of changed pages would
+	// otherwise go to a temporary file, page by page.
+	drv := &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+		_, err := c.Exec("PRAGMA temp_store = MEMORY", nil)
+		return err
+	}}
 	// In a file: URI, "?" starts the parameters and "#" a fragment: a path
 	// holding them would silently name another file.
 	uri := "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)

@@ -59,6 +59,8 @@ type DB struct {
 
 	keyGens   gencache.Generations[[2]string] // user, device: changes of its keys
 	keyCounts gencache.Cache[[2]string, KeyCounts]
+
+	group *groupCommitter // SQLite: runs every write transaction; nil under PostgreSQL
 }
 
 // Open connects to the database named by url ("sqlite:PATH", a path ending
@@ -100,11 +102,17 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	if db.dialect.name() == "sqlite" {
+		db.group = newGroupCommitter(db)
+	}
 	return db, nil
 }
 
 // Close closes every connection.
 func (db *DB) Close() error {
+	if db.group != nil {
+		db.group.close()
+	}
 	err := db.read.Close()
 	if db.read.DB != db.write {
 		err = errors.Join(err, db.write.Close())
@@ -132,23 +140,36 @@ type Tx struct {
 }
 
 // afterCommit runs fn once the transaction committed (never if it rolls
-// back): for caches that must not see uncommitted changes.
+// back): for caches that must not see uncommitted changes. fn may run on
+// the group committer's goroutine: it must not block.
 func (tx *Tx) afterCommit(fn func()) { tx.committed = append(tx.committed, fn) }
 
 type inTxKey struct{}
 
 // WithTx runs fn in one write transaction and commits it if fn returns nil,
 // rolling back otherwise. fn gets a context marked as inside a transaction:
-// calling WithTx with it again returns ErrNestedTx.
+// calling WithTx with it again returns ErrNestedTx. Under SQLite the
+// transactions queued at one time commit together (groupcommit.go); each
+// still commits or rolls back whole, and fn runs to its end even if ctx
+// ends while it runs.
 func (db *DB) WithTx(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) error {
 	if ctx.Value(inTxKey{}) != nil {
 		return ErrNestedTx
+	}
+	if db.group != nil {
+		return db.group.do(ctx, fn)
 	}
 	sqlTx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
 	tx := &Tx{db: db, tx: sqlTx, dialect: db.dialect, Now: db.clock()}
+	defer func() {
+		if p := recover(); p != nil { // never leave a transaction holding its locks
+			_ = sqlTx.Rollback()
+			panic(p)
+		}
+	}()
 	if err := fn(context.WithValue(ctx, inTxKey{}, true), tx); err != nil {
 		_ = sqlTx.Rollback()
 		return err
