@@ -53,15 +53,11 @@ func (run *syncRun) lazyMembers(ctx context.Context, roomID string, state []gmsl
 				missing = append(missing, u)
 			}
 		}
-		before, err := run.s.rooms.MembersBefore(ctx, w.events[0], missing)
+		before, err := run.membersBefore(ctx, w, missing, f)
 		if err != nil {
 			return nil, err
 		}
-		for _, ev := range before {
-			if f.AllowsEvent(ev.Type(), string(ev.SenderID()), false) {
-				out = append(out, ev)
-			}
-		}
+		out = append(out, before...)
 	}
 	if !full && !f.IncludeRedundantMembers {
 		out = slices.DeleteFunc(out, func(ev gmsl.PDU) bool {
@@ -76,6 +72,21 @@ func (run *syncRun) lazyMembers(ctx context.Context, roomID string, state []gmsl
 	}
 	run.s.lazy.record(dev, run.since.Events, run.to.Events, sent)
 	return out, nil
+}
+
+// membersBefore returns the member events of the users at the timeline's
+// start that the filter allows.
+func (run *syncRun) membersBefore(ctx context.Context, w timelineWindow, users []string, f *RoomEventFilter) ([]gmsl.PDU, error) {
+	if len(users) == 0 {
+		return nil, nil
+	}
+	members, err := run.s.rooms.MembersBefore(ctx, w.events[0], users)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(members, func(ev gmsl.PDU) bool {
+		return !f.AllowsEvent(ev.Type(), string(ev.SenderID()), false)
+	}), nil
 }
 
 // maxLazySent bounds the member events remembered as sent.
