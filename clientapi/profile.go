@@ -10,6 +10,7 @@ import (
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
+	"github.com/ganglion/ganglion/clientapi/media"
 	"github.com/ganglion/ganglion/internal/logctx"
 	"github.com/ganglion/ganglion/internal/mxerr"
 	"github.com/ganglion/ganglion/roomserver"
@@ -79,7 +80,10 @@ func (a *API) getProfileField(w http.ResponseWriter, r *http.Request) error {
 }
 
 // putProfileField is PUT /_matrix/client/v3/profile/{userId}/displayname
-// and .../avatar_url. An empty or null value removes the field.
+// and .../avatar_url (client-server API, "Profiles"). The spec requires a
+// string for displayname and an MXC URI for avatar_url: any other
+// avatar_url is refused with M_INVALID_PARAM. An empty or null value
+// removes the field.
 func (a *API) putProfileField(w http.ResponseWriter, r *http.Request, s *Session) error {
 	field := r.PathValue("field")
 	if field != fieldDisplayName && field != fieldAvatarURL {
@@ -107,8 +111,10 @@ func (a *API) putProfileField(w http.ResponseWriter, r *http.Request, s *Session
 		if utf8.RuneCountInString(*value) > maxProfileFieldLength {
 			return mxerr.InvalidParam("%s is longer than %d characters", field, maxProfileFieldLength)
 		}
-		if field == fieldAvatarURL && !strings.HasPrefix(*value, "mxc://") {
-			return mxerr.InvalidParam("avatar_url must be an mxc:// URI")
+		if field == fieldAvatarURL {
+			if _, _, err := media.ParseMXC(*value); err != nil {
+				return mxerr.InvalidParam("avatar_url must be an mxc:// URI: mxc://<server-name>/<media-id>")
+			}
 		}
 	}
 	err := a.db.WithTx(r.Context(), func(ctx context.Context, tx *storage.Tx) error {

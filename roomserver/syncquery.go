@@ -3,8 +3,10 @@ package roomserver
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	gmsl "github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
 
 	"github.com/ganglion/ganglion/storage"
 )
@@ -18,6 +20,23 @@ func (r *Roomserver) StateBefore(ctx context.Context, ev Event) ([]gmsl.PDU, err
 		return nil, err
 	}
 	return r.events(ctx, entryEvents(entries))
+}
+
+// MembersBefore returns the m.room.member events of the users in the room
+// state before a timeline event, in the order given; users without one are
+// left out.
+func (r *Roomserver) MembersBefore(ctx context.Context, ev Event, userIDs []string) ([]gmsl.PDU, error) {
+	var out []gmsl.PDU
+	for _, u := range userIDs {
+		pdu, err := r.snapshotEvent(ctx, ev.before, spec.MRoomMember, u)
+		if err != nil {
+			return nil, fmt.Errorf("member %s before %s: %w", u, ev.EventID(), err)
+		}
+		if pdu != nil {
+			out = append(out, pdu)
+		}
+	}
+	return out, nil
 }
 
 // StateDelta returns the state events that differ between the room state

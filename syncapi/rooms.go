@@ -76,7 +76,10 @@ func (run *syncRun) joined(ctx context.Context, roomID string, membershipChanged
 	if err != nil {
 		return nil, err
 	}
-	jr.State = eventList(ToClientEvents(run.filterState(state, w, full), run.now))
+	if state, err = run.filterState(ctx, roomID, state, w, full); err != nil {
+		return nil, err
+	}
+	jr.State = eventList(ToClientEvents(state, run.now))
 	if jr.UnreadNotifications, jr.UnreadThreadNotifications, err = run.unread(ctx, roomID); err != nil {
 		return nil, err
 	}
@@ -105,35 +108,28 @@ func (run *syncRun) timelineJSON(ctx context.Context, w timelineWindow) (Timelin
 	return t, nil
 }
 
-// filterState applies the state filter and lazy loading of members: only
-// the members who sent timeline events, and the user itself on a full
-// sync.
-func (run *syncRun) filterState(state []gmsl.PDU, w timelineWindow, full bool) []gmsl.PDU {
+// filterState applies the state filter and lazy loading of members (see
+// lazyMembers). full says state is the room's full state.
+func (run *syncRun) filterState(ctx context.Context, roomID string, state []gmsl.PDU, w timelineWindow, full bool) ([]gmsl.PDU, error) {
 	var f *RoomEventFilter
 	if run.filter.Room != nil {
 		f = run.filter.Room.State
 	}
 	lazy := f != nil && f.LazyLoadMembers
-	senders := map[string]bool{}
-	if lazy {
-		for _, ev := range w.events {
-			senders[string(ev.SenderID())] = true
-		}
-		if full {
-			senders[run.req.UserID] = true
-		}
-	}
 	out := state[:0:0]
 	for _, ev := range state {
-		if !f.AllowsEvent(ev.Type(), string(ev.SenderID()), false) {
-			continue
+		if f.AllowsEvent(ev.Type(), string(ev.SenderID()), false) && (!lazy || ev.Type() != spec.MRoomMember) {
+			out = append(out, ev)
 		}
-		if lazy && ev.Type() == spec.MRoomMember && !senders[*ev.StateKey()] {
-			continue
-		}
-		out = append(out, ev)
 	}
-	return out
+	if !lazy {
+		return out, nil
+	}
+	members, err := run.lazyMembers(ctx, roomID, state, w, full, f)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, members...), nil
 }
 
 func hasMembershipEvent(w timelineWindow) bool {
@@ -227,6 +223,9 @@ func (run *syncRun) left(ctx context.Context, m storage.UserMembership) (*LeftRo
 	if err != nil {
 		return nil, err
 	}
-	lr.State = eventList(ToClientEvents(run.filterState(state, w, false), run.now))
+	if state, err = run.filterState(ctx, m.RoomID, state, w, run.initial || run.req.FullState); err != nil {
+		return nil, err
+	}
+	lr.State = eventList(ToClientEvents(state, run.now))
 	return lr, nil
 }

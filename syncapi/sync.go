@@ -39,6 +39,7 @@ type Syncer struct {
 
 	memberships gencache.Cache[string, []storage.UserMembership]
 	acks        toDeviceAcks
+	lazy        lazySent
 }
 
 // NewSyncer returns a Syncer.
