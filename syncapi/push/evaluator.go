@@ -35,10 +35,13 @@ type Evaluator struct {
 	serverName string
 	wake       chan struct{}
 
-	mu        sync.Mutex
-	processed int64         // every event up to it is evaluated
-	advanced  chan struct{} // closed when processed moves
-	stalled   int64         // a WaitFor for it timed out
+	mu          sync.Mutex
+	processed   int64         // every event up to it is evaluated and its notifications stored
+	advanced    chan struct{} // closed when processed moves
+	published   int64         // every event up to it is evaluated: counts from Counts include it
+	publishedCh chan struct{} // closed when published moves
+	flight      *flight       // the evaluated batch being stored, nil if none
+	stalled     int64         // a WaitFor for it timed out
 
 	cacheMu  sync.Mutex
 	rulesets map[string]*Compiled        // user id -> compiled ruleset and ignored users
@@ -65,6 +68,7 @@ func New(ctx context.Context, serverName string, deps Deps) (*Evaluator, error) 
 	return &Evaluator{
 		db: deps.DB, rooms: deps.Rooms, log: deps.Log, serverName: serverName,
 		wake: make(chan struct{}, 1), processed: pos, advanced: make(chan struct{}),
+		published: pos, publishedCh: make(chan struct{}),
 		rulesets: map[string]*Compiled{}, names: map[storage.EventNID]string{},
 	}, nil
 }
@@ -111,13 +115,15 @@ func (e *Evaluator) Run(ctx context.Context) error {
 	}
 }
 
-// Processed returns the position up to which every event is evaluated.
+// Processed returns the position up to which every event is evaluated
+// and its notifications stored.
 func (e *Evaluator) Processed() int64 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.processed
 }
 
+// advance records that every event up to pos is stored.
 func (e *Evaluator) advance(pos int64) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -126,6 +132,16 @@ func (e *Evaluator) advance(pos int64) {
 		close(e.advanced)
 		e.advanced = make(chan struct{})
 	}
+	e.publishLocked(pos)
+}
+
+// publishLocked records that every event up to pos is evaluated.
+func (e *Evaluator) publishLocked(pos int64) {
+	if pos > e.published {
+		e.published = pos
+		close(e.publishedCh)
+		e.publishedCh = make(chan struct{})
+	}
 }
 
 // maxWait bounds WaitFor: counts a little stale beat a request that hangs
@@ -133,12 +149,18 @@ func (e *Evaluator) advance(pos int64) {
 const maxWait = 5 * time.Second
 
 // WaitFor waits until every event up to stream position pos is evaluated,
-// so that counts read afterwards include them. It reports whether that
-// happened before ctx ended or a few seconds passed; once a wait timed
-// out, waits for positions up to it return at once until the evaluator
-// gets past it.
-func (e *Evaluator) WaitFor(ctx context.Context, pos int64) bool {
-	done, stalled, advanced := e.waitState(pos)
+// so that counts read afterwards through Counts include them. It reports
+// whether that happened before ctx ended or a few seconds passed; once a
+// wait timed out, waits for positions up to it return at once until the
+// evaluator gets past it.
+func (e *Evaluator) WaitFor(ctx context.Context, pos int64) bool { return e.wait(ctx, pos, false) }
+
+// WaitStored is WaitFor for the notifications of the events being stored,
+// for those who change them in the database (read receipts).
+func (e *Evaluator) WaitStored(ctx context.Context, pos int64) bool { return e.wait(ctx, pos, true) }
+
+func (e *Evaluator) wait(ctx context.Context, pos int64, stored bool) bool {
+	done, stalled, moved := e.waitState(pos, stored)
 	if done || stalled {
 		return done
 	}
@@ -147,7 +169,7 @@ func (e *Evaluator) WaitFor(ctx context.Context, pos int64) bool {
 	defer timer.Stop()
 	for {
 		select {
-		case <-advanced:
+		case <-moved:
 		case <-timer.C:
 			e.mu.Lock()
 			e.stalled = max(e.stalled, pos)
@@ -156,18 +178,22 @@ func (e *Evaluator) WaitFor(ctx context.Context, pos int64) bool {
 		case <-ctx.Done():
 			return false
 		}
-		if done, _, advanced = e.waitState(pos); done {
+		if done, _, moved = e.waitState(pos, stored); done {
 			return true
 		}
 	}
 }
 
-// waitState reports whether pos is evaluated, whether a wait for it timed
-// out, and the channel closed at the next advance.
-func (e *Evaluator) waitState(pos int64) (done, stalled bool, advanced <-chan struct{}) {
+// waitState reports whether pos is evaluated (and stored, if stored),
+// whether a wait for it timed out, and the channel closed at the next
+// move.
+func (e *Evaluator) waitState(pos int64, stored bool) (done, stalled bool, moved <-chan struct{}) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.processed >= pos, pos <= e.stalled, e.advanced
+	if stored {
+		return e.processed >= pos, pos <= e.stalled, e.advanced
+	}
+	return e.published >= pos, pos <= e.stalled, e.publishedCh
 }
 
 // Rules returns a user's ruleset as stored (the server-default one if the
