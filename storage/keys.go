@@ -94,14 +94,21 @@ func (tx *Tx) AddOneTimeKeys(ctx context.Context, userID, deviceID string, keys 
 }
 
 // SetFallbackKey stores a device's fallback key for its algorithm,
-// replacing the previous one, as unused.
+// replacing the previous one, as unused. The same key uploaded again keeps
+// its used mark: a client that re-sends its current key must still learn
+// from sync that it was handed out and needs replacing.
 func (tx *Tx) SetFallbackKey(ctx context.Context, userID, deviceID string, k OneTimeKey) error {
 	tx.keysChanged(userID, deviceID)
 	_, err := tx.tx.ExecContext(ctx, `INSERT INTO fallback_keys (user_id, device_id, algorithm, key_id, key_json, used)
 		VALUES ($1, $2, $3, $4, $5, FALSE) ON CONFLICT (user_id, device_id, algorithm) DO UPDATE SET
-		key_id = excluded.key_id, key_json = excluded.key_json, used = FALSE`,
+		used = CASE WHEN fallback_keys.key_id = excluded.key_id AND fallback_keys.key_json = excluded.key_json
+			THEN fallback_keys.used ELSE FALSE END,
+		key_id = excluded.key_id, key_json = excluded.key_json`,
 		userID, deviceID, k.Algorithm, k.KeyID, string(k.JSON))
-	return err
+	if err != nil {
+		return fmt.Errorf("store fallback key: %w", err)
+	}
+	return nil
 }
 
 // KeyCounts are what every /sync tells a device about its keys.
