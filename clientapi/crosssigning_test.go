@@ -43,6 +43,7 @@ type keysOf struct {
 		Signatures map[string]map[string]string `json:"signatures"`
 	} `json:"master_keys"`
 	SelfSigningKeys map[string]json.RawMessage `json:"self_signing_keys"`
+	UserSigningKeys map[string]json.RawMessage `json:"user_signing_keys"`
 }
 
 func (s *testServer) queryKeysOf(t *testing.T, viewer user, users ...string) keysOf {
@@ -84,6 +85,17 @@ func TestAPI_DeviceSigningUpload(t *testing.T) {
 
 		t.Run("OKSameAgain", func(t *testing.T) {
 			wantOK(t, s.do(t, "POST", path, alice.Token, first))
+		})
+		t.Run("UserSigningKeyOnlyForItsOwner", func(t *testing.T) {
+			carol := s.mustRegister(t, "carol", "carol password")
+			own, other := s.queryKeysOf(t, alice, alice.ID), s.queryKeysOf(t, carol, alice.ID)
+			if own.SelfSigningKeys[alice.ID] == nil || own.UserSigningKeys[alice.ID] == nil {
+				t.Errorf("alice's own query: got self-signing %s and user-signing %s, want both",
+					own.SelfSigningKeys[alice.ID], own.UserSigningKeys[alice.ID])
+			}
+			if other.MasterKeys[alice.ID].Keys == nil || other.SelfSigningKeys[alice.ID] == nil || other.UserSigningKeys[alice.ID] != nil {
+				t.Errorf("carol's query of alice: got %+v, want master and self-signing keys, no user-signing key", other)
+			}
 		})
 		newSelf := newSigner(t, alice.ID, "")
 		for _, tc := range []struct {
