@@ -342,7 +342,20 @@ func TestAPI_KeysQuery(t *testing.T) {
 		if nobody, ok := body.DeviceKeys[userID("nobody")]; !ok || len(nobody) != 0 {
 			t.Errorf("unknown user: got %v (present %v), want an empty map", nobody, ok)
 		}
-		wantErr(t, s.do(t, "POST", v3+"/keys/query", bob.Token, map[string]any{"device_keys": map[string]any{"nobody": []string{}}}),
-			http.StatusBadRequest, "M_INVALID_PARAM")
+		for _, tc := range []struct {
+			name, path, errcode string
+			body                any
+		}{
+			{"QueryInvalidUserID", "query", "M_INVALID_PARAM", map[string]any{"device_keys": map[string]any{"nobody": []string{}}}},
+			{"QueryNotObject", "query", "M_BAD_JSON", map[string]any{"device_keys": []string{alice.ID}}},
+			{"QueryDevicesNotList", "query", "M_BAD_JSON", map[string]any{"device_keys": map[string]any{alice.ID: "DEVICE"}}},
+			{"QueryNotJSON", "query", "M_NOT_JSON", rawBody(`{"device_keys":`)},
+			{"SignaturesNotObjects", "signatures/upload", "M_BAD_JSON", map[string]any{alice.ID: []string{"key"}}},
+			{"SignaturesNotJSON", "signatures/upload", "M_NOT_JSON", rawBody("signatures")},
+		} {
+			t.Run("Err"+tc.name, func(t *testing.T) {
+				wantErr(t, s.do(t, "POST", v3+"/keys/"+tc.path, bob.Token, tc.body), http.StatusBadRequest, tc.errcode)
+			})
+		}
 	})
 }
