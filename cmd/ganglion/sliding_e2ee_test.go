@@ -1,9 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/base64"
 	"slices"
 	"testing"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
 
 	"github.com/ganglion/ganglion/config"
 )
@@ -68,6 +73,53 @@ func TestSlidingSync_E2EEFallback(t *testing.T) {
 		}
 		if _, ok := e2ee(t); ok {
 			t.Errorf("nothing changed since: got an e2ee extension, want none")
+		}
+	})
+}
+
+// TestSlidingSync_ToDevice: the to_device extension sends a message until
+// the client passes its next_batch back as since, which deletes it.
+func TestSlidingSync_ToDevice(t *testing.T) {
+	eachDialect(t, func(t *testing.T, cfg *config.Config) {
+		srv, _ := startServer(t, cfg)
+		alice := mustRegister(t, srv.URL, "alice", "alice password")
+		bob := mustRegister(t, srv.URL, "bob", "bob password")
+		msg := &mautrix.ReqSendToDevice{Messages: map[id.UserID]map[id.DeviceID]*event.Content{
+			bob.UserID: {bob.DeviceID: {Raw: map[string]any{"n": "one"}}},
+		}}
+		if _, err := alice.SendToDevice(context.Background(), event.NewEventType("org.example.ping"), msg); err != nil {
+			t.Fatal(err)
+		}
+		toDevice := func(t *testing.T, since string) (n int, next string) {
+			t.Helper()
+			ext := map[string]any{"enabled": true}
+			if since != "" {
+				ext["since"] = since
+			}
+			resp, err := slide(t, bob, "", 0, map[string]any{"lists": map[string]any{}, "extensions": map[string]any{"to_device": ext}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := resp.Extensions["to_device"]
+			events, _ := got["events"].([]any)
+			next, _ = got["next_batch"].(string)
+			if next == "" {
+				t.Fatalf("to_device extension: got %v, want a next_batch", got)
+			}
+			return len(events), next
+		}
+		n, next := toDevice(t, "")
+		if n != 1 {
+			t.Fatalf("first: got %d messages, want 1", n)
+		}
+		if again, _ := toDevice(t, ""); again != 1 {
+			t.Errorf("not yet acknowledged: got %d messages, want the message again", again)
+		}
+		if after, _ := toDevice(t, next); after != 0 {
+			t.Errorf("since its next_batch: got %d messages, want none", after)
+		}
+		if gone, _ := toDevice(t, ""); gone != 0 {
+			t.Errorf("from the start after acknowledgement: got %d messages, want none (deleted)", gone)
 		}
 	})
 }
