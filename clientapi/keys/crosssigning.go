@@ -132,7 +132,7 @@ func (k *Keys) UploadCrossSigning(ctx context.Context, userID string, req Device
 		return err
 	})
 	if err == nil {
-		k.notifier.Wake(userID)
+		k.notifier.WakeShared(userID) // device_lists.changed of everyone sharing a room
 	}
 	return err
 }

@@ -44,8 +44,8 @@ func (k *Keys) UploadSignatures(ctx context.Context, userID string, req map[stri
 	if len(good) == 0 {
 		return failures, nil
 	}
+	changed := map[string]bool{}
 	err = k.db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
-		changed := map[string]bool{}
 		for _, s := range good {
 			if err := tx.PutKeySignature(ctx, s); err != nil {
 				return err
@@ -59,10 +59,14 @@ func (k *Keys) UploadSignatures(ctx context.Context, userID string, req map[stri
 		}
 		return nil
 	})
-	if err == nil {
-		k.notifier.Wake(userID)
+	if err != nil {
+		return nil, err
 	}
-	return failures, err
+	k.notifier.Wake(userID)
+	for user := range changed {
+		k.notifier.WakeShared(user)
+	}
+	return failures, nil
 }
 
 // signingKeys are the stored keys an upload of signatures is checked
