@@ -2,6 +2,7 @@ package clientapi_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"net/http"
 	"net/url"
@@ -144,6 +145,41 @@ func TestAPI_SendToDevice(t *testing.T) {
 			}))
 			want(t, []string{"t4"}, nil)
 		})
+	})
+}
+
+// TestAPI_ToDeviceOrder: many messages come in the order sent, a page per
+// sync, none lost and none twice.
+func TestAPI_ToDeviceOrder(t *testing.T) {
+	eachServer(t, nil, func(t *testing.T, s *testServer) {
+		alice := s.mustRegister(t, "alice", "alice password")
+		bob := s.mustRegister(t, "bob", "bob password")
+		since := s.e2eeSync(t, bob, "").NextBatch
+		const n = 230
+		var want []string
+		for i := 0; i < n; i++ {
+			want = append(want, fmt.Sprint(i))
+			wantOK(t, s.do(t, "PUT", sendToDevicePath("org.example.seq", fmt.Sprint("seq", i)), alice.Token, map[string]any{
+				"messages": map[string]any{bob.ID: map[string]any{bob.DeviceID: map[string]any{"n": fmt.Sprint(i)}}},
+			}))
+		}
+		var got []string
+		pages := 0
+		for pages < n {
+			page, next := s.toDeviceBodies(t, bob, since)
+			since = next
+			if len(page) == 0 {
+				break
+			}
+			got = append(got, page...)
+			pages++
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("got %d messages %q, want the %d in order", len(got), got, n)
+		}
+		if pages < 2 {
+			t.Errorf("got all %d messages in %d sync, want them paged", n, pages)
+		}
 	})
 }
 
