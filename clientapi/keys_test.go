@@ -211,6 +211,9 @@ func (s *testServer) syncKeyCounts(t *testing.T, u user) (otks int, unusedFallba
 	if err := json.Unmarshal(r.Raw, &body); err != nil {
 		t.Fatal(err)
 	}
+	if _, ok := body.Counts["signed_curve25519"]; !ok {
+		t.Errorf("sync: device_one_time_keys_count %v has no signed_curve25519 count, want it even when 0", body.Counts)
+	}
 	if body.Fallback == nil {
 		t.Fatalf("sync: no device_unused_fallback_key_types in %s", r.Raw)
 	}

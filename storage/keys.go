@@ -162,7 +162,10 @@ func oneTimeKeyCounts(ctx context.Context, q querier, userID, deviceID string) (
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[string]int{}
+	// signed_curve25519 is always there, 0 if none is left: clients
+	// decide from it whether to upload more, and some take a missing count
+	// for an unchanged one.
+	out := map[string]int{"signed_curve25519": 0}
 	for rows.Next() {
 		var alg string
 		var n int
