@@ -129,6 +129,29 @@ func TestAPI_KeysUpload(t *testing.T) {
 			}
 		})
 
+		t.Run("OKConcurrentRetries", func(t *testing.T) {
+			// A client retrying an upload whose answer was slow: the same
+			// keys at once several times, all accepted, stored once.
+			carol := s.mustRegister(t, "carol", "carol password")
+			cdev := newSigner(t, carol.ID, carol.DeviceID)
+			body := map[string]any{"device_keys": cdev.deviceKeys(t), "one_time_keys": cdev.oneTimeKeys(t, "C", 5)}
+			var wg sync.WaitGroup
+			for i := 0; i < 8; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					r, err := s.send(context.Background(), "POST", v3+"/keys/upload", carol.Token, body, nil)
+					if err != nil || r.Status != http.StatusOK {
+						t.Errorf("upload: got %d %s (%v), want 200", r.Status, r.Raw, err)
+					}
+				}()
+			}
+			wg.Wait()
+			if n := s.otkCount(t, carol); n != 5 {
+				t.Errorf("one-time keys: got %d, want 5", n)
+			}
+		})
+
 		forger := newSigner(t, alice.ID, alice.DeviceID)
 		forged := forger.deviceKeys(t)
 		forged["keys"].(map[string]any)["ed25519:"+alice.DeviceID] = dev.pub // dev's key, forger's signature

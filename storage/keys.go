@@ -34,22 +34,30 @@ func (db *DB) DeviceKeys(ctx context.Context, userID string, deviceIDs []string)
 
 // PutDeviceKeys stores a device's identity keys. Returns ErrExists if the
 // device has different keys already: a device's identity never changes.
-// changed reports whether anything was written.
+// changed reports whether anything was written. Concurrent uploads of the
+// same keys (a client's retries) all succeed.
 func (tx *Tx) PutDeviceKeys(ctx context.Context, userID, deviceID string, keys json.RawMessage) (changed bool, err error) {
-	var old string
-	err = tx.tx.QueryRowContext(ctx, "SELECT key_json FROM device_keys WHERE user_id = $1 AND device_id = $2",
-		userID, deviceID).Scan(&old)
-	switch {
-	case err == nil && old == string(keys):
-		return false, nil
-	case err == nil:
-		return false, ErrExists
-	case notFound(err) != ErrNotFound:
-		return false, err
+	res, err := tx.tx.ExecContext(ctx, `INSERT INTO device_keys (user_id, device_id, key_json) VALUES ($1, $2, $3)
+		ON CONFLICT (user_id, device_id) DO NOTHING`, userID, deviceID, string(keys))
+	if err != nil {
+		return false, fmt.Errorf("insert device keys: %w", err)
 	}
-	_, err = tx.tx.ExecContext(ctx, "INSERT INTO device_keys (user_id, device_id, key_json) VALUES ($1, $2, $3)",
-		userID, deviceID, string(keys))
-	return err == nil, err
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("insert device keys: %w", err)
+	}
+	if n == 1 {
+		return true, nil
+	}
+	var old string
+	if err := tx.tx.QueryRowContext(ctx, "SELECT key_json FROM device_keys WHERE user_id = $1 AND device_id = $2",
+		userID, deviceID).Scan(&old); err != nil {
+		return false, fmt.Errorf("stored device keys: %w", err)
+	}
+	if old != string(keys) {
+		return false, ErrExists
+	}
+	return false, nil
 }
 
 // OneTimeKey is a one-time or fallback key.
@@ -73,21 +81,32 @@ func (tx *Tx) AddOneTimeKeys(ctx context.Context, userID, deviceID string, keys 
 		return fmt.Errorf("next one-time key upload: %w", err)
 	}
 	for _, k := range keys {
-		var old string
-		err := tx.tx.QueryRowContext(ctx, `SELECT key_json FROM one_time_keys
-			WHERE user_id = $1 AND device_id = $2 AND key_id = $3`, userID, deviceID, k.KeyID).Scan(&old)
-		if err == nil {
-			if old != string(k.JSON) {
-				return fmt.Errorf("one-time key %s: %w", k.KeyID, ErrExists)
-			}
+		res, err := tx.tx.ExecContext(ctx, `INSERT INTO one_time_keys (user_id, device_id, key_id, algorithm, key_json, upload_seq)
+			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_id, device_id, key_id) DO NOTHING`,
+			userID, deviceID, k.KeyID, k.Algorithm, string(k.JSON), seq)
+		if err != nil {
+			return fmt.Errorf("insert one-time key: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("insert one-time key: %w", err)
+		}
+		if n == 1 {
 			continue
 		}
-		if notFound(err) != ErrNotFound {
-			return err
+		// Stored before (or by a concurrent upload): the same key again
+		// is a retry.
+		var old string
+		err = tx.tx.QueryRowContext(ctx, `SELECT key_json FROM one_time_keys
+			WHERE user_id = $1 AND device_id = $2 AND key_id = $3`, userID, deviceID, k.KeyID).Scan(&old)
+		if errors.Is(notFound(err), ErrNotFound) {
+			continue // claimed since: handed out once, never stored again
 		}
-		if _, err := tx.tx.ExecContext(ctx, `INSERT INTO one_time_keys (user_id, device_id, key_id, algorithm, key_json, upload_seq)
-			VALUES ($1, $2, $3, $4, $5, $6)`, userID, deviceID, k.KeyID, k.Algorithm, string(k.JSON), seq); err != nil {
-			return fmt.Errorf("insert one-time key: %w", err)
+		if err != nil {
+			return fmt.Errorf("stored one-time key %s: %w", k.KeyID, err)
+		}
+		if old != string(k.JSON) {
+			return fmt.Errorf("one-time key %s: %w", k.KeyID, ErrExists)
 		}
 	}
 	return nil
