@@ -84,24 +84,45 @@ func TestDeviceLists_WakeRoommates(t *testing.T) {
 			})
 		})
 		t.Run("CrossSigningKeys", func(t *testing.T) {
-			e2ee := mustE2EEClient(t, bob)
-			keys, err := e2ee.mach.GenerateCrossSigningKeys()
-			if err != nil {
+			dev := newDeviceIdentity(t, bob)
+			if err := postJSON(t, bob, []any{"v3", "keys", "upload"}, map[string]any{"device_keys": dev.deviceKeys(t)}, nil); err != nil {
 				t.Fatal(err)
 			}
+			master, selfSigning := newCrossSigningKey(t, bob), newCrossSigningKey(t, bob)
 			woken(t, func() {
-				if err := e2ee.mach.PublishCrossSigningKeys(ctx, keys, nil); err != nil {
+				if err := postJSON(t, bob, []any{"v3", "keys", "device_signing", "upload"}, map[string]any{
+					"master_key":       master.crossSigningKey("master"),
+					"self_signing_key": master.sign(t, selfSigning.crossSigningKey("self_signing")),
+				}, nil); err != nil {
 					t.Fatal(err)
 				}
 			})
-			e2ee.mach.CrossSigningKeys = keys
 			t.Run("Signatures", func(t *testing.T) {
 				woken(t, func() {
-					if err := e2ee.mach.SignOwnDevice(ctx, e2ee.mach.OwnIdentity()); err != nil {
-						t.Fatal(err)
+					var resp struct {
+						Failures map[string]any `json:"failures"`
+					}
+					if err := postJSON(t, bob, []any{"v3", "keys", "signatures", "upload"}, map[string]any{
+						string(bob.UserID): map[string]any{string(bob.DeviceID): selfSigning.sign(t, dev.deviceKeys(t))},
+					}, &resp); err != nil || len(resp.Failures) != 0 {
+						t.Fatalf("signatures upload: got failures %v (%v), want none", resp.Failures, err)
 					}
 				})
 			})
 		})
 	})
+}
+
+// newCrossSigningKey is a cross-signing key of the client's user: a
+// signing key named by its public key.
+func newCrossSigningKey(t *testing.T, cli *mautrix.Client) deviceIdentity {
+	t.Helper()
+	k := newDeviceIdentity(t, cli)
+	k.deviceID = id.DeviceID(k.pub)
+	return k
+}
+
+// crossSigningKey is the key's object for device_signing/upload, unsigned.
+func (d deviceIdentity) crossSigningKey(usage string) map[string]any {
+	return map[string]any{"user_id": d.userID, "usage": []string{usage}, "keys": map[string]string{"ed25519:" + d.pub: d.pub}}
 }
