@@ -180,6 +180,10 @@ func TestAPI_KeysUpload(t *testing.T) {
 			{"ErrOneTimeKeyNumber", map[string]any{"one_time_keys": map[string]any{"signed_curve25519:B0": 5}}, "M_BAD_JSON"},
 			{"ErrOneTimeKeysList", map[string]any{"one_time_keys": []string{"signed_curve25519:B0"}}, "M_BAD_JSON"},
 			{"ErrFallbackKeyNumber", map[string]any{"fallback_keys": map[string]any{"signed_curve25519:F0": true}}, "M_BAD_JSON"},
+			{"ErrTwoFallbackKeysOfAnAlgorithm", map[string]any{"fallback_keys": map[string]any{
+				"signed_curve25519:F1": dev.sign(t, map[string]any{"key": "f1", "fallback": true}),
+				"signed_curve25519:F2": dev.sign(t, map[string]any{"key": "f2", "fallback": true}),
+			}}, "M_INVALID_PARAM"},
 			{"ErrOneTimeKeySameIDOtherContent", map[string]any{"one_time_keys": map[string]any{
 				"signed_curve25519:B1": dev.sign(t, map[string]any{"key": "new"}), // would be stored, but for the next
 				"signed_curve25519:A0": dev.sign(t, map[string]any{"key": "other content"}),

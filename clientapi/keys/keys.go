@@ -98,6 +98,13 @@ func Check(userID, deviceID string, req UploadRequest) (*Checked, error) {
 	if c.fallbacks, err = parseKeys(fallbacks); err != nil {
 		return nil, err
 	}
+	algorithms := map[string]bool{}
+	for _, fb := range c.fallbacks {
+		if algorithms[fb.Algorithm] {
+			return nil, mxerr.InvalidParam("at most one fallback key per algorithm, two of %s", fb.Algorithm)
+		}
+		algorithms[fb.Algorithm] = true
+	}
 	return c, nil
 }
 
