@@ -245,11 +245,30 @@ func TestAPI_DeviceLists(t *testing.T) {
 			step(t, nil, nil)
 		})
 
+		t.Run("NewRoommate", func(t *testing.T) {
+			// Joining a room makes the members' devices new to each other.
+			carolSince := s.e2eeSync(t, carol, "").NextBatch
+			wantOK(t, s.do(t, "POST", v3+"/rooms/"+url.PathEscape(room)+"/invite", alice.Token, map[string]any{"user_id": carol.ID}))
+			s.dirJoin(t, carol, room)
+			step(t, []string{carol.ID}, nil)
+			if got := s.e2eeSync(t, carol, carolSince); !slices.Contains(got.DeviceLists.Changed, alice.ID) {
+				t.Errorf("carol's device_lists.changed after joining: got %q, want alice", got.DeviceLists.Changed)
+			}
+		})
 		t.Run("KeysChangesAfterLeaving", func(t *testing.T) {
 			// Only users who share a room now count as changed (the spec's
 			// "currently share a room").
-			if changed, left := changes(t, start, since); len(changed) != 0 || !slices.Equal(left, []string{bob.ID}) {
-				t.Errorf("keys/changes: got changed %q left %q, want left [bob]", changed, left)
+			if changed, left := changes(t, start, since); !slices.Equal(changed, []string{carol.ID}) || !slices.Equal(left, []string{bob.ID}) {
+				t.Errorf("keys/changes: got changed %q left %q, want changed [carol] (she joined) and left [bob]", changed, left)
+			}
+		})
+		t.Run("OwnLeave", func(t *testing.T) {
+			// Leaving the only room shared with alice: carol's client can
+			// stop tracking alice's devices.
+			carolSince := s.e2eeSync(t, carol, "").NextBatch
+			wantOK(t, s.do(t, "POST", v3+"/rooms/"+url.PathEscape(room)+"/leave", carol.Token, map[string]any{}))
+			if got := s.e2eeSync(t, carol, carolSince); !slices.Equal(got.DeviceLists.Left, []string{alice.ID}) {
+				t.Errorf("carol's device_lists.left after leaving: got %q, want [alice]", got.DeviceLists.Left)
 			}
 		})
 		t.Run("ErrKeysChangesTokens", func(t *testing.T) {
