@@ -129,16 +129,19 @@ func (run *syncRun) deviceLists(ctx context.Context) (*DeviceLists, error) {
 	if err != nil {
 		return nil, err
 	}
-	candidates := slices.Concat(updated, joinedWith, leftFrom)
+	candidates := slices.Concat(updated, leftFrom)
 	for _, m := range moves {
 		candidates = append(candidates, m.UserID)
 	}
-	shared, err := run.s.db.SharingRoom(ctx, run.req.UserID, candidates)
+	shared, err := run.sharingRoom(ctx, candidates)
 	if err != nil {
 		return nil, err
 	}
 	changed, left := map[string]bool{}, map[string]bool{}
-	for _, u := range slices.Concat(updated, joinedWith) {
+	for _, u := range joinedWith { // joined to a room the user is joined to
+		changed[u] = true
+	}
+	for _, u := range updated {
 		if shared[u] || u == run.req.UserID {
 			changed[u] = true
 		}
@@ -161,6 +164,25 @@ func (run *syncRun) deviceLists(ctx context.Context) (*DeviceLists, error) {
 		return nil, nil
 	}
 	return &DeviceLists{Changed: slices.Sorted(maps.Keys(changed)), Left: slices.Sorted(maps.Keys(left))}, nil
+}
+
+// maxSharingBatch bounds the users asked about in one query (SQLite and
+// PostgreSQL limit the parameters of a statement).
+const maxSharingBatch = 1000
+
+// sharingRoom is storage's SharingRoom for any number of candidates.
+func (run *syncRun) sharingRoom(ctx context.Context, candidates []string) (map[string]bool, error) {
+	slices.Sort(candidates)
+	candidates = slices.Compact(candidates)
+	out := map[string]bool{}
+	for batch := range slices.Chunk(candidates, maxSharingBatch) {
+		shared, err := run.s.db.SharingRoom(ctx, run.req.UserID, batch)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(out, shared)
+	}
+	return out, nil
 }
 
 // ownMoves returns the members of the rooms the user itself joined and
