@@ -261,7 +261,8 @@ func (tx *Tx) claimFallback(ctx context.Context, userID, deviceID, algorithm str
 	return k, nil
 }
 
-// DeleteDeviceKeys removes every key of a device (on logout or deletion).
+// DeleteDeviceKeys removes every key of a device (on logout or deletion),
+// the signatures over its keys and its pending to-device messages.
 func (tx *Tx) DeleteDeviceKeys(ctx context.Context, userID, deviceID string) error {
 	tx.keysChanged(userID, deviceID)
 	for _, table := range []string{"device_keys", "one_time_keys", "fallback_keys"} {
@@ -269,6 +270,12 @@ func (tx *Tx) DeleteDeviceKeys(ctx context.Context, userID, deviceID string) err
 			userID, deviceID); err != nil {
 			return fmt.Errorf("delete %s: %w", table, err)
 		}
+	}
+	// Signatures over the device's keys go with them: a later device with
+	// the same id has other keys.
+	if _, err := tx.tx.ExecContext(ctx, "DELETE FROM key_signatures WHERE target_user = $1 AND target_key_id = $2",
+		userID, deviceID); err != nil {
+		return fmt.Errorf("delete signatures of device %s: %w", deviceID, err)
 	}
 	_, err := tx.tx.ExecContext(ctx, "DELETE FROM to_device_messages WHERE user_id = $1 AND device_id = $2",
 		userID, deviceID)

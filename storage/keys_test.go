@@ -147,3 +147,34 @@ func TestTx_SetFallbackKey(t *testing.T) {
 		})
 	})
 }
+
+// TestTx_DeleteDeviceKeys: a deleted device's keys and the signatures over
+// them are gone, so that a new device with the same id does not show them.
+func TestTx_DeleteDeviceKeys(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		const user = "@alice:test.local"
+		mustTx(t, db, func(ctx context.Context, tx *storage.Tx) error {
+			if _, err := tx.PutDeviceKeys(ctx, user, "PHONE", json.RawMessage(`{"device_id":"PHONE"}`)); err != nil {
+				return err
+			}
+			for _, target := range []string{"PHONE", "LAPTOP"} {
+				if err := tx.PutKeySignature(ctx, storage.KeySignature{TargetUser: user, TargetKeyID: target,
+					SignerUser: user, SignerKeyID: "ed25519:SSK", Signature: "sig"}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		mustTx(t, db, func(ctx context.Context, tx *storage.Tx) error { return tx.DeleteDeviceKeys(ctx, user, "PHONE") })
+		got, err := db.KeysOf(t.Context(), []string{user}, nil, user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Devices[user]) != 0 {
+			t.Errorf("device keys: got %v, want none", got.Devices[user])
+		}
+		if sigs := got.Signatures[user]; len(sigs) != 1 || sigs[0].TargetKeyID != "LAPTOP" {
+			t.Errorf("signatures: got %+v, want only the one over LAPTOP", sigs)
+		}
+	})
+}
