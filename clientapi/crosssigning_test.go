@@ -2,7 +2,6 @@ package clientapi_test
 
 import (
 	"encoding/json"
-	"net/http"
 	"testing"
 )
 
@@ -133,22 +132,29 @@ func TestAPI_DeviceSigningUpload(t *testing.T) {
 			aliceMaster := crossKey(t, newSigner(t, alice.ID, ""), "master", nil)
 			wrongID := crossKey(t, bk.master, "master", nil)
 			wrongID["keys"] = map[string]string{"ed25519:KEYID": bk.master.pub}
+			deviceKey := newSigner(t, bob.ID, "")
+			wantOK(t, s.do(t, "POST", v3+"/login", "", map[string]any{
+				"type": "m.login.password", "identifier": map[string]any{"type": "m.id.user", "user": "bob"},
+				"password": "bob password", "device_id": deviceKey.pub,
+			}))
 			for _, tc := range []struct {
 				name, errcode string
+				status        int
 				body          map[string]any
 			}{
-				{"OtherUser", "M_INVALID_PARAM", map[string]any{"master_key": aliceMaster}},
-				{"WrongUsage", "M_INVALID_PARAM", map[string]any{"master_key": crossKey(t, bk.master, "self_signing", nil)}},
-				{"KeyIDNotPublicKey", "M_INVALID_PARAM", map[string]any{"master_key": wrongID}},
-				{"Malformed", "M_BAD_JSON", map[string]any{"master_key": "key"}},
-				{"SelfSigningWithoutMaster", "M_INVALID_PARAM", map[string]any{
+				{"OtherUser", "M_INVALID_PARAM", 400, map[string]any{"master_key": aliceMaster}},
+				{"WrongUsage", "M_INVALID_PARAM", 400, map[string]any{"master_key": crossKey(t, bk.master, "self_signing", nil)}},
+				{"KeyIDNotPublicKey", "M_INVALID_PARAM", 400, map[string]any{"master_key": wrongID}},
+				{"Malformed", "M_BAD_JSON", 400, map[string]any{"master_key": "key"}},
+				{"SelfSigningWithoutMaster", "M_MISSING_PARAM", 400, map[string]any{
 					"self_signing_key": crossKey(t, bk.selfSigning, "self_signing", &bk.master)}},
-				{"SelfSigningNotSignedByMaster", "M_INVALID_PARAM", map[string]any{
+				{"SelfSigningNotSignedByMaster", "M_INVALID_SIGNATURE", 400, map[string]any{
 					"master_key": crossKey(t, bk.master, "master", nil), "self_signing_key": crossKey(t, bk.selfSigning, "self_signing", &stranger)}},
-				{"Empty", "M_MISSING_PARAM", map[string]any{}},
+				{"PublicKeyIsADeviceID", "M_FORBIDDEN", 403, map[string]any{"master_key": crossKey(t, deviceKey, "master", nil)}},
+				{"Empty", "M_MISSING_PARAM", 400, map[string]any{}},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
-					wantErr(t, s.do(t, "POST", path, bob.Token, tc.body), http.StatusBadRequest, tc.errcode)
+					wantErr(t, s.do(t, "POST", path, bob.Token, tc.body), tc.status, tc.errcode)
 					if got := s.masterKeyOf(t, bob, bob.ID); got != "" {
 						t.Errorf("bob's master key after a refused upload: got %q, want none", got)
 					}

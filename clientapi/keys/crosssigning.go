@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"slices"
 
 	gmsl "github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
 
 	"github.com/ganglion/ganglion/internal/mxerr"
 	"github.com/ganglion/ganglion/storage"
@@ -82,17 +84,52 @@ func sameJSON(a, b json.RawMessage) bool {
 
 // UploadCrossSigning stores the user's cross-signing keys: each for the
 // user with the right usage and one ed25519 key, the self-signing and
-// user-signing keys signed by the master key.
+// user-signing keys signed by the master key (M_INVALID_SIGNATURE if not,
+// M_MISSING_PARAM if there is none), no public key equal to one of the
+// user's device ids (M_FORBIDDEN: signatures name keys by these ids).
 func (k *Keys) UploadCrossSigning(ctx context.Context, userID string, req DeviceSigningRequest) error {
 	existing, err := k.db.CrossSigningKeys(ctx, userID)
 	if err != nil {
 		return err
 	}
-	master := existing[keyMaster]
+	upload, err := checkCrossSigningUpload(userID, existing[keyMaster], req)
+	if err != nil {
+		return err
+	}
+	u, err := spec.NewUserID(userID, true)
+	if err != nil {
+		return err
+	}
+	err = k.db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
+		devices, err := tx.DeviceIDs(ctx, u.Local())
+		if err != nil {
+			return err
+		}
+		for typ, raw := range upload {
+			if slices.Contains(devices, publicKeyOf(raw)) {
+				return mxerr.Forbidden("the public key of the %s key is the id of one of your devices", typ)
+			}
+			if err := tx.PutCrossSigningKey(ctx, userID, typ, raw); err != nil {
+				return err
+			}
+		}
+		_, err = tx.AddDeviceListChange(ctx, userID)
+		return err
+	})
+	if err == nil {
+		k.notifier.WakeShared(userID) // device_lists.changed of everyone sharing a room
+	}
+	return err
+}
+
+// checkCrossSigningUpload checks the uploaded keys against each other and
+// the stored master key (nil if none) and returns them by type, canonical
+// so that a retry compares equal.
+func checkCrossSigningUpload(userID string, master json.RawMessage, req DeviceSigningRequest) (map[string]json.RawMessage, error) {
 	upload := map[string]json.RawMessage{}
 	if len(req.MasterKey) > 0 {
 		if err := checkCrossSigningKey(userID, keyMaster, req.MasterKey); err != nil {
-			return err
+			return nil, err
 		}
 		master, upload[keyMaster] = req.MasterKey, req.MasterKey
 	}
@@ -101,40 +138,28 @@ func (k *Keys) UploadCrossSigning(ctx context.Context, userID string, req Device
 			continue
 		}
 		if err := checkCrossSigningKey(userID, typ, raw); err != nil {
-			return err
+			return nil, err
 		}
 		if master == nil {
-			return mxerr.InvalidParam("%s key needs a master key", typ)
+			return nil, mxerr.MissingParam("%s key needs a master key", typ)
 		}
 		pub := publicKeyOf(master)
 		if err := verifySigned(userID, "ed25519:"+pub, pub, raw); err != nil {
-			return err
+			return nil, invalidSignature("the %s key is not signed by the master key", typ)
 		}
 		upload[typ] = raw
 	}
 	if len(upload) == 0 {
-		return mxerr.MissingParam("no keys to upload")
+		return nil, mxerr.MissingParam("no keys to upload")
 	}
-	for typ, raw := range upload { // stored canonical, so that a retry compares equal
+	for typ, raw := range upload {
 		canonical, err := gmsl.CanonicalJSON(raw)
 		if err != nil {
-			return mxerr.BadJSON("%s key is not valid JSON", typ)
+			return nil, mxerr.BadJSON("%s key is not valid JSON", typ)
 		}
 		upload[typ] = canonical
 	}
-	err = k.db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
-		for typ, raw := range upload {
-			if err := tx.PutCrossSigningKey(ctx, userID, typ, raw); err != nil {
-				return err
-			}
-		}
-		_, err := tx.AddDeviceListChange(ctx, userID)
-		return err
-	})
-	if err == nil {
-		k.notifier.WakeShared(userID) // device_lists.changed of everyone sharing a room
-	}
-	return err
+	return upload, nil
 }
 
 func checkCrossSigningKey(userID, typ string, raw json.RawMessage) error {
