@@ -162,7 +162,8 @@ func (n *Notifier) WakeRoom(roomID string) {
 }
 
 // WakeShared wakes the user and the joined local users of every room the
-// user is joined to, for changes that all of them see (presence).
+// user is joined to, for changes that all of them see (presence, the
+// user's devices and keys).
 func (n *Notifier) WakeShared(user string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
