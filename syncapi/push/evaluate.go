@@ -123,7 +123,7 @@ func (e *Evaluator) land(f *flight) {
 // notifications as read"), and leaving a room drops its counts.
 func (e *Evaluator) evaluate(ctx context.Context, ev roomserver.Event) (notes, reads []storage.Notification, err error) {
 	roomID, sender := ev.RoomID().String(), string(ev.SenderID())
-	total, local, err := e.db.JoinedLocal(ctx, roomID, e.serverName)
+	total, local, err := e.joinedLocal(ctx, roomID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, nil, nil
 	}

@@ -8,8 +8,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/sirupsen/logrus"
 
+	"github.com/ganglion/ganglion/internal/gencache"
 	"github.com/ganglion/ganglion/internal/logctx"
 	"github.com/ganglion/ganglion/roomserver"
 	"github.com/ganglion/ganglion/storage"
@@ -43,6 +45,11 @@ type Evaluator struct {
 	flight      *flight       // the evaluated batch being stored, nil if none
 	stalled     int64         // a WaitFor for it timed out
 
+	// joined caches each room's joined members until a member event of
+	// the room is committed.
+	joinedGens gencache.Generations[string]
+	joined     gencache.Cache[string, joinedMembers]
+
 	cacheMu  sync.Mutex
 	rulesets map[string]*Compiled        // user id -> compiled ruleset and ignored users
 	gen      uint64                      // bumped by every invalidation
@@ -70,11 +77,41 @@ func New(ctx context.Context, serverName string, deps Deps) (*Evaluator, error) 
 		wake: make(chan struct{}, 1), processed: pos, advanced: make(chan struct{}),
 		published: pos, publishedCh: make(chan struct{}),
 		rulesets: map[string]*Compiled{}, names: map[storage.EventNID]string{},
+		joined: gencache.Cache[string, joinedMembers]{Max: maxCachedRooms},
 	}, nil
 }
 
 // OnOutput implements roomserver.Subscriber: it wakes Run.
-func (e *Evaluator) OnOutput(context.Context, roomserver.Output) { e.nudge() }
+func (e *Evaluator) OnOutput(_ context.Context, o roomserver.Output) {
+	if o.Type == spec.MRoomMember {
+		e.joinedGens.Advance(o.RoomID)
+	}
+	e.nudge()
+}
+
+// joinedMembers are a room's joined members: how many, and the local ones.
+type joinedMembers struct {
+	total int
+	local []storage.Membership
+}
+
+// maxCachedRooms bounds the rooms whose members are cached.
+const maxCachedRooms = 10_000
+
+// joinedLocal returns the number of a room's joined members and its local
+// joined members (shared: not to be changed), or storage.ErrNotFound.
+func (e *Evaluator) joinedLocal(ctx context.Context, roomID string) (int, []storage.Membership, error) {
+	gen := e.joinedGens.Of(roomID)
+	if j, ok := e.joined.Get(roomID, gen); ok {
+		return j.total, j.local, nil
+	}
+	total, local, err := e.db.JoinedLocal(ctx, roomID, e.serverName)
+	if err != nil {
+		return 0, nil, err
+	}
+	e.joined.Put(roomID, gen, joinedMembers{total, local})
+	return total, local, nil
+}
 
 func (e *Evaluator) nudge() {
 	select {
