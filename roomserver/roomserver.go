@@ -42,6 +42,7 @@ type Roomserver struct {
 	key        ed25519.PrivateKey
 
 	locks    roomLocks
+	sends    sendQueues
 	rooms    *roomCache
 	pdus     *eventCache
 	tails    tails
