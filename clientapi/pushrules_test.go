@@ -285,6 +285,13 @@ func TestAPI_PushRulesFollowUpgrade(t *testing.T) {
 		if got := s.rules(t, bob).userRuleIDs("room"); !sameSet(got, []string{room, newRoom}) {
 			t.Errorf("bob's room rules after he joined the new room: got %v", got)
 		}
+
+		// A client upgrading by hand creates the new room naming the old one.
+		manual := s.dirRoom(t, bob, map[string]any{"preset": "public_chat",
+			"creation_content": map[string]any{"predecessor": map[string]string{"room_id": newRoom}}})
+		if got := s.rules(t, bob).userRuleIDs("room"); !sameSet(got, []string{room, newRoom, manual}) {
+			t.Errorf("bob's room rules after he created a room replacing one: got %v", got)
+		}
 	})
 }
 

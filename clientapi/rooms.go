@@ -10,7 +10,6 @@ import (
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
-	"github.com/ganglion/ganglion/internal/logctx"
 	"github.com/ganglion/ganglion/internal/mxerr"
 	"github.com/ganglion/ganglion/roomserver"
 )
@@ -79,6 +78,7 @@ func (a *API) createRoom(w http.ResponseWriter, r *http.Request, s *Session) err
 	if err != nil {
 		return roomError(err)
 	}
+	a.carryFromPredecessor(r.Context(), s.UserID, roomID) // a client upgrading a room by hand
 	return ok(w, map[string]string{"room_id": roomID})
 }
 
@@ -228,11 +228,7 @@ func (a *API) join(w http.ResponseWriter, r *http.Request, s *Session, roomID st
 		return err
 	}
 	a.unforget(r.Context(), s.UserID, roomID)
-	if prev, err := a.predecessor(r.Context(), roomID); err != nil {
-		a.log.WithError(err).WithField(logctx.FieldRoomID, roomID).Warn("read the joined room's predecessor")
-	} else if prev != "" {
-		a.carryPushRules(r.Context(), s.UserID, prev, roomID)
-	}
+	a.carryFromPredecessor(r.Context(), s.UserID, roomID)
 	return ok(w, map[string]string{"room_id": roomID})
 }
 

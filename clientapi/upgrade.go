@@ -60,6 +60,21 @@ func (a *API) carryPushRules(ctx context.Context, userID, from, to string) {
 	}
 }
 
+// carryFromPredecessor gives a user who joined or created a room that
+// replaces another (its create event names a predecessor) its push rules
+// for the old room (client-server API, "Room Upgrades": the server
+// transfers the user's notification settings).
+func (a *API) carryFromPredecessor(ctx context.Context, userID, roomID string) {
+	prev, err := a.predecessor(ctx, roomID)
+	if err != nil {
+		a.log.WithError(err).WithField(logctx.FieldRoomID, roomID).Warn("read the joined room's predecessor")
+		return
+	}
+	if prev != "" {
+		a.carryPushRules(ctx, userID, prev, roomID)
+	}
+}
+
 // predecessor returns the room that roomID replaced by an upgrade, or "".
 func (a *API) predecessor(ctx context.Context, roomID string) (string, error) {
 	create, err := a.rooms.StateEvent(ctx, roomID, spec.MRoomCreate, "")
