@@ -68,15 +68,9 @@ func (tx *Tx) AddNotifications(ctx context.Context, ns []Notification) error {
 			return fmt.Errorf("insert notifications: %w", err)
 		}
 	}
-	rooms := map[[2]string]bool{}
 	for _, k := range keys {
-		rooms[[2]string{k.user, k.room}] = true
+		tx.unreadChanged(k.user, k.room)
 	}
-	tx.afterCommit(func() {
-		for k := range rooms {
-			tx.db.unreadGens.Advance(k)
-		}
-	})
 	for start := 0; start < len(keys); start += notificationRows {
 		chunk := keys[start:min(start+notificationRows, len(keys))]
 		args := make([]any, 0, len(chunk)*6)
@@ -125,9 +119,7 @@ func (tx *Tx) MarkNotificationsRead(ctx context.Context, userID, roomID, threadI
 	if err != nil {
 		return 0, fmt.Errorf("notification counts of %s: %w", userID, err)
 	}
-	if len(threads) > 0 {
-		tx.afterCommit(func() { tx.db.unreadGens.Advance([2]string{userID, roomID}) })
-	}
+	tx.unreadChanged(userID, roomID) // even if nothing was unread: see CacheNotificationCounts
 	marked := 0
 	for _, t := range threads {
 		if t.last > upto && t.notify > 0 { // some stay unread: count them
@@ -146,6 +138,40 @@ func (tx *Tx) MarkNotificationsRead(ctx context.Context, userID, roomID, threadI
 		marked += int(t.notify - t.newNotify)
 	}
 	return marked, nil
+}
+
+// unreadChanged records that the transaction changes a user's counts in a
+// room: their generation advances once after the commit, however many
+// changes the transaction made.
+func (tx *Tx) unreadChanged(userID, roomID string) {
+	if tx.unread == nil {
+		tx.unread = map[[2]string]bool{}
+		tx.afterCommit(func() {
+			for k := range tx.unread {
+				tx.db.unreadGens.Advance(k)
+			}
+		})
+	}
+	tx.unread[[2]string{userID, roomID}] = true
+}
+
+// UnreadGen is the generation of a user's notification counts in a room:
+// it advances once with each committed transaction that changes them.
+func (db *DB) UnreadGen(userID, roomID string) uint64 {
+	return db.unreadGens.Of([2]string{userID, roomID})
+}
+
+// CacheNotificationCounts keeps counts that the caller computed for the
+// generation gen (what NotificationCounts would read), if gen is still
+// current. Every transaction that adds or reads notifications of the user
+// in the room advances the generation exactly once, so a caller that read
+// counts at generation g and then committed one such transaction knows
+// the counts at g+1.
+func (db *DB) CacheNotificationCounts(userID, roomID string, gen uint64, counts []ThreadCounts) {
+	key := [2]string{userID, roomID}
+	if db.unreadGens.Of(key) == gen {
+		db.unread.Put(key, gen, counts)
+	}
 }
 
 // maxCachedUnread bounds the cached notification counts of (user, room)

@@ -21,6 +21,15 @@ type flight struct {
 	rooms      map[userRoom]*roomCounts
 	committing bool          // its transaction may commit from now on
 	landed     chan struct{} // closed when it is stored or failed
+	// bases are stored counts read while it was pending, with their
+	// generation: once it is stored, base plus flight is what storage
+	// holds, and goes to storage's cache instead of a read per member.
+	bases map[userRoom]storedCounts
+}
+
+type storedCounts struct {
+	counts []storage.ThreadCounts
+	gen    uint64
 }
 
 type userRoom struct{ user, room string }
@@ -38,7 +47,7 @@ type threadCounts struct {
 }
 
 func newFlight() *flight {
-	return &flight{rooms: map[userRoom]*roomCounts{}, landed: make(chan struct{})}
+	return &flight{rooms: map[userRoom]*roomCounts{}, landed: make(chan struct{}), bases: map[userRoom]storedCounts{}}
 }
 
 func (f *flight) room(user, room string) *roomCounts {
@@ -121,19 +130,41 @@ func (e *Evaluator) Counts(ctx context.Context, userID, roomID string) ([]storag
 			}
 			continue
 		}
+		gen := e.db.UnreadGen(userID, roomID)
 		stored, err := e.db.NotificationCounts(ctx, userID, roomID)
 		if err != nil || f == nil {
 			return stored, err
 		}
+		key := userRoom{userID, roomID}
+		rc := f.rooms[key]
 		e.mu.Lock()
 		still := e.flight == f && !f.committing
+		if still && rc != nil {
+			if _, ok := f.bases[key]; !ok {
+				f.bases[key] = storedCounts{stored, gen}
+			}
+		}
 		e.mu.Unlock()
 		if !still { // it may have committed during the read: read again
 			continue
 		}
-		if rc := f.rooms[userRoom{userID, roomID}]; rc != nil {
+		if rc != nil {
 			return rc.apply(stored), nil
 		}
 		return stored, nil
+	}
+}
+
+// cacheStored hands storage the counts a stored flight leaves for the
+// users whose counts were read while it was pending: the base it was
+// added to, if nothing else changed them since (one generation on, the
+// flight's own transaction).
+func (e *Evaluator) cacheStored(f *flight) {
+	e.mu.Lock()
+	bases := f.bases
+	f.bases = nil
+	e.mu.Unlock()
+	for key, base := range bases {
+		e.db.CacheNotificationCounts(key.user, key.room, base.gen+1, f.rooms[key].apply(base.counts))
 	}
 }

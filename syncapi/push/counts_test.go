@@ -117,3 +117,57 @@ func TestEvaluator_CountsInFlight(t *testing.T) {
 		})
 	})
 }
+
+// TestEvaluator_CountsStoredFlight: once a flight is stored, the counts
+// read while it was pending plus the flight are what storage answers,
+// unless another transaction changed them meanwhile (then storage is
+// read again).
+func TestEvaluator_CountsStoredFlight(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		e := &Evaluator{db: db}
+		add := func(ns ...storage.Notification) {
+			t.Helper()
+			if err := db.WithTx(t.Context(), func(ctx context.Context, tx *storage.Tx) error {
+				return tx.AddNotifications(ctx, ns)
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		add(notification(1, storage.MainThread, false))
+		for _, tc := range []struct {
+			name        string
+			receipt     bool // a read receipt commits between the read and the flight's commit
+			pos         int64
+			want, after string
+		}{
+			{"nothing between", false, 2, "main=2/0 ", "main=2/0 "},
+			{"a receipt between", true, 3, "main=3/0 ", "main=1/0 "},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				f := newFlight()
+				n := notification(tc.pos, storage.MainThread, false)
+				f.add(n)
+				e.flight = f
+				got, err := e.Counts(t.Context(), countsUser, countsRoom)
+				if err != nil || render(got) != tc.want {
+					t.Fatalf("pending: got %q, %v; want %q", render(got), err, tc.want)
+				}
+				if tc.receipt {
+					if err := db.WithTx(t.Context(), func(ctx context.Context, tx *storage.Tx) error {
+						_, err := tx.MarkNotificationsRead(ctx, countsUser, countsRoom, "", tc.pos-1)
+						return err
+					}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				add(n)
+				e.cacheStored(f)
+				e.land(f)
+				got, err = e.Counts(t.Context(), countsUser, countsRoom)
+				if err != nil || render(got) != tc.after {
+					t.Fatalf("stored: got %q, %v; want %q", render(got), err, tc.after)
+				}
+			})
+		}
+	})
+}

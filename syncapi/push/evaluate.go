@@ -74,7 +74,7 @@ func (e *Evaluator) evaluateBatch(ctx context.Context, from int64, events []room
 	e.flight = f
 	e.publishLocked(upto)
 	e.mu.Unlock()
-	done := upto
+	done, stored := upto, true
 	err := e.db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
 		pos, err := tx.LockPushPos(ctx)
 		if err != nil {
@@ -83,6 +83,7 @@ func (e *Evaluator) evaluateBatch(ctx context.Context, from int64, events []room
 		if pos > from { // another process evaluated and stored these events
 			done = pos
 			e.land(f)
+			stored = false
 			return nil
 		}
 		if err := tx.AddNotifications(ctx, notes); err != nil {
@@ -101,6 +102,9 @@ func (e *Evaluator) evaluateBatch(ctx context.Context, from int64, events []room
 		e.mu.Unlock()
 		return nil
 	})
+	if err == nil && stored {
+		e.cacheStored(f)
+	}
 	e.land(f)
 	return done, err
 }
