@@ -75,8 +75,8 @@ func mustRoomsView(t *testing.T, cli *mautrix.Client, rooms []id.RoomID) roomsVi
 	return v
 }
 
-// TestRestart_Rooms: rooms, memberships, history and current state are
-// identical after a restart for every member, a sync token from before
+// TestRestart_Rooms: rooms, memberships, history (a redaction included)
+// and current state are identical after a restart for every member, a sync token from before
 // the restart still works, and the rooms take new events.
 func TestRestart_Rooms(t *testing.T) {
 	eachDialect(t, func(t *testing.T, cfg *config.Config) {
@@ -97,6 +97,13 @@ func TestRestart_Rooms(t *testing.T) {
 		for i := 0; i < 12; i++ {
 			mustText(t, []*mautrix.Client{alice, bob}[i%2], public, fmt.Sprintf("public %d", i))
 			mustText(t, []*mautrix.Client{alice, bob}[i%2], private.RoomID, fmt.Sprintf("private %d", i))
+		}
+		secret, err := bob.SendText(ctx, public, "wrong room, sorry")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bob.RedactEvent(ctx, public, secret.EventID); err != nil {
+			t.Fatal(err)
 		}
 		if _, err := alice.SendStateEvent(ctx, public, event.StateTopic, "", map[string]string{"topic": "before"}); err != nil {
 			t.Fatal(err)
