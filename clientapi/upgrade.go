@@ -9,6 +9,7 @@ import (
 
 	"github.com/ganglion/ganglion/internal/logctx"
 	"github.com/ganglion/ganglion/internal/mxerr"
+	"github.com/ganglion/ganglion/roomserver"
 	"github.com/ganglion/ganglion/storage"
 )
 
@@ -17,13 +18,19 @@ import (
 // move along.
 func (a *API) upgradeRoom(w http.ResponseWriter, r *http.Request, s *Session) error {
 	var req struct {
-		NewVersion string `json:"new_version"`
+		NewVersion         string   `json:"new_version"`
+		AdditionalCreators []string `json:"additional_creators"`
 	}
 	if err := a.decode(r, &req); err != nil {
 		return err
 	}
 	if req.NewVersion == "" {
 		return mxerr.MissingParam("new_version is required")
+	}
+	for _, u := range req.AdditionalCreators {
+		if _, err := spec.NewUserID(u, true); err != nil {
+			return mxerr.InvalidParam("invalid user id in additional_creators: %q", u)
+		}
 	}
 	roomID := r.PathValue("roomId")
 	if err := a.requireJoined(r, s, roomID); err != nil {
@@ -33,7 +40,8 @@ func (a *API) upgradeRoom(w http.ResponseWriter, r *http.Request, s *Session) er
 	if err != nil {
 		return err
 	}
-	newRoom, err := a.rooms.Upgrade(r.Context(), roomID, s.UserID, req.NewVersion, member)
+	newRoom, err := a.rooms.Upgrade(r.Context(), roomserver.UpgradeRequest{RoomID: roomID, UserID: s.UserID,
+		NewVersion: req.NewVersion, CreatorMember: member, AdditionalCreators: req.AdditionalCreators})
 	if err != nil {
 		return roomError(err)
 	}
