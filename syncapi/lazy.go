@@ -41,7 +41,7 @@ func (run *syncRun) lazyMembers(ctx context.Context, roomID string, state []gmsl
 	var out []gmsl.PDU
 	have := map[string]bool{}
 	for _, ev := range state {
-		if ev.Type() != spec.MRoomMember || !f.AllowsEvent(ev.Type(), string(ev.SenderID()), false) {
+		if ev.Type() != spec.MRoomMember || !f.AllowsPDU(ev) {
 			continue
 		}
 		key := *ev.StateKey()
@@ -89,7 +89,7 @@ func (run *syncRun) membersBefore(ctx context.Context, w timelineWindow, users [
 		return nil, err
 	}
 	return slices.DeleteFunc(members, func(ev gmsl.PDU) bool {
-		return !f.AllowsEvent(ev.Type(), string(ev.SenderID()), false)
+		return !f.AllowsPDU(ev)
 	}), nil
 }
 

@@ -44,7 +44,7 @@ func (run *syncRun) timeline(ctx context.Context, roomID string, after, upto int
 	}
 	for i := len(visible) - 1; i >= 0; i-- {
 		ev := visible[i]
-		if f.AllowsEvent(ev.Type(), string(ev.SenderID()), false) && !run.ignored.Hides(ev) {
+		if f.AllowsPDU(ev) && !run.ignored.Hides(ev) {
 			w.events = append(w.events, ev)
 		}
 	}
@@ -125,7 +125,7 @@ func (run *syncRun) filterState(ctx context.Context, roomID string, state []gmsl
 	lazy := f != nil && f.LazyLoadMembers
 	out := state[:0:0]
 	for _, ev := range state {
-		if f.AllowsEvent(ev.Type(), string(ev.SenderID()), false) && (!lazy || ev.Type() != spec.MRoomMember) {
+		if f.AllowsPDU(ev) && (!lazy || ev.Type() != spec.MRoomMember) {
 			out = append(out, ev)
 		}
 	}

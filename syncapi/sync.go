@@ -153,6 +153,10 @@ func (s *Syncer) build(ctx context.Context, req Request, to StreamToken) (*Respo
 	}
 	roomData := map[string][]accountDataEvent{}
 	var global []accountDataEvent
+	var roomFilter *RoomEventFilter
+	if run.filter.Room != nil {
+		roomFilter = run.filter.Room.AccountData
+	}
 	for _, d := range accountData {
 		if d.StreamPos > to.AccountData {
 			continue
@@ -162,7 +166,7 @@ func (s *Syncer) build(ctx context.Context, req Request, to StreamToken) (*Respo
 			if run.filter.AccountData.Allows(d.Type, "") {
 				global = append(global, e)
 			}
-		} else {
+		} else if roomFilter.AllowsSenderless(d.RoomID, d.Type) {
 			roomData[d.RoomID] = append(roomData[d.RoomID], e)
 		}
 	}
