@@ -103,3 +103,50 @@ func waitForWaiter(t *testing.T, s *testServer, userID string) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestAPI_ReceiptBadInput: receipts, read markers and typing for a room
+// the user is not in are M_FORBIDDEN; malformed ones are refused with the
+// spec's errors and store nothing.
+func TestAPI_ReceiptBadInput(t *testing.T) {
+	eachServer(t, nil, func(t *testing.T, s *testServer) {
+		alice := s.mustRegister(t, "alice", "alice password")
+		bob := s.mustRegister(t, "bob", "bob password")
+		room := s.dirRoom(t, alice, map[string]any{"preset": "public_chat"})
+		s.say(t, alice, room, "m1", "read me")
+		event := s.lastEventID(t, alice, room)
+		path := v3 + "/rooms/" + url.PathEscape(room)
+		receipt := func(u user, typ, eventID string, body any) response {
+			return s.do(t, "POST", path+"/receipt/"+typ+"/"+url.PathEscape(eventID), u.Token, body)
+		}
+
+		t.Run("ErrNotInRoom", func(t *testing.T) {
+			wantErr(t, receipt(bob, "m.read", event, map[string]any{}), http.StatusForbidden, "M_FORBIDDEN")
+			wantErr(t, s.do(t, "POST", path+"/read_markers", bob.Token, map[string]string{"m.fully_read": event}),
+				http.StatusForbidden, "M_FORBIDDEN")
+			wantErr(t, s.do(t, "PUT", path+"/typing/"+url.PathEscape(bob.ID), bob.Token, map[string]any{"typing": true, "timeout": 1000}),
+				http.StatusForbidden, "M_FORBIDDEN")
+		})
+		t.Run("ErrMalformed", func(t *testing.T) {
+			wantErr(t, receipt(alice, "m.seen", event, map[string]any{}), http.StatusBadRequest, "M_INVALID_PARAM")
+			wantErr(t, receipt(alice, "m.read", event, map[string]any{"thread_id": ""}), http.StatusBadRequest, "M_INVALID_PARAM")
+			wantErr(t, receipt(alice, "m.fully_read", event, map[string]any{"thread_id": "main"}), http.StatusBadRequest, "M_INVALID_PARAM")
+			wantErr(t, receipt(alice, "m.read", "$unknown", map[string]any{}), http.StatusNotFound, "M_NOT_FOUND")
+			wantErr(t, s.do(t, "PUT", path+"/typing/"+url.PathEscape(bob.ID), alice.Token, map[string]any{"typing": true}),
+				http.StatusForbidden, "M_FORBIDDEN")
+		})
+		// Nothing of the refused requests reached alice's sync.
+		var body struct {
+			Rooms struct {
+				Join map[string]struct {
+					Ephemeral struct {
+						Events []eventSummary `json:"events"`
+					} `json:"ephemeral"`
+				} `json:"join"`
+			} `json:"rooms"`
+		}
+		s.getJSON(t, "GET", v3+"/sync?timeout=0", alice, nil, &body)
+		if evs := body.Rooms.Join[room].Ephemeral.Events; len(evs) != 0 {
+			t.Errorf("alice's ephemeral events after refused requests: got %+v, want none", evs)
+		}
+	})
+}
