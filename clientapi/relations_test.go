@@ -51,6 +51,7 @@ func TestAPI_RelationsRecurse(t *testing.T) {
 		rel := func(typ, to string) map[string]any { return map[string]any{"rel_type": typ, "event_id": to} }
 		root := s.pushSend(t, alice, room, map[string]any{"body": "root"})
 		reply := s.pushSend(t, alice, room, map[string]any{"body": "reply", "m.relates_to": rel("m.reference", root)})
+		middle := s.mustSync(t, alice, "").NextBatch
 		nested := s.pushSend(t, alice, room, map[string]any{"body": "nested", "m.relates_to": rel("m.reference", reply)})
 		edit := s.pushSend(t, alice, room, map[string]any{"body": "* nested", "m.new_content": map[string]any{"body": "nested"},
 			"m.relates_to": rel("m.replace", nested)})
@@ -81,6 +82,8 @@ func TestAPI_RelationsRecurse(t *testing.T) {
 			{"?recurse=false", []string{reply}, false},
 			{"?recurse=true", []string{edit, nested, reply}, true},
 			{"/m.reference?recurse=true", []string{nested, reply}, true},
+			{"?recurse=true&to=" + url.QueryEscape(middle), []string{edit, nested}, true},
+			{"?recurse=true&dir=f&to=" + url.QueryEscape(middle), []string{reply}, true},
 		} {
 			ids, depth := get(c.path)
 			if !slices.Equal(ids, c.want) || (depth != nil) != c.wantDepth {
