@@ -139,3 +139,43 @@ func TestSync_StateDelta(t *testing.T) {
 		}
 	})
 }
+
+// TestSync_DeviceLists: device_lists.changed names a user who newly shares
+// a room, device_lists.left one who no longer shares any room.
+func TestSync_DeviceLists(t *testing.T) {
+	eachDialect(t, func(t *testing.T, cfg *config.Config) {
+		srv, _ := startServer(t, cfg)
+		ctx := context.Background()
+		alice := mustRegister(t, srv.URL, "alice", "alice password")
+		bob := mustRegister(t, srv.URL, "bob", "bob password")
+		room := mustPublicRoom(t, alice)
+		has := func(list []id.UserID, u id.UserID) bool {
+			for _, x := range list {
+				if x == u {
+					return true
+				}
+			}
+			return false
+		}
+
+		base := mustSync(t, alice, "", 0, "")
+		if _, err := bob.JoinRoomByID(ctx, room); err != nil {
+			t.Fatal(err)
+		}
+		joined := mustSync(t, alice, base.NextBatch, 0, "")
+		if !has(joined.DeviceLists.Changed, bob.UserID) || has(joined.DeviceLists.Left, bob.UserID) {
+			t.Errorf("after bob joined: got changed %v, left %v; want bob changed", joined.DeviceLists.Changed, joined.DeviceLists.Left)
+		}
+
+		if _, err := bob.LeaveRoom(ctx, room); err != nil {
+			t.Fatal(err)
+		}
+		left := mustSync(t, alice, joined.NextBatch, 0, "")
+		if !has(left.DeviceLists.Left, bob.UserID) || has(left.DeviceLists.Changed, bob.UserID) {
+			t.Errorf("after bob left: got changed %v, left %v; want bob left", left.DeviceLists.Changed, left.DeviceLists.Left)
+		}
+		if quiet := mustSync(t, alice, left.NextBatch, 0, ""); has(quiet.DeviceLists.Left, bob.UserID) {
+			t.Errorf("the sync after: bob still in left %v", quiet.DeviceLists.Left)
+		}
+	})
+}
