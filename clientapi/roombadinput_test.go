@@ -43,6 +43,12 @@ func TestRoomBadInput(t *testing.T) {
 			r := s.do(t, "PUT", v3+"/rooms/"+room+"/state/org.example.pref/"+strings.Repeat("k", 300), alice.Token, map[string]string{"a": "b"})
 			wantErr(t, r, http.StatusBadRequest, "M_INVALID_PARAM")
 		})
+		t.Run("ErrLongType", func(t *testing.T) {
+			long := "org.example." + strings.Repeat("t", 250)
+			wantErr(t, send(alice.Token, long, "long", map[string]string{"a": "b"}), http.StatusBadRequest, "M_INVALID_PARAM")
+			r := s.do(t, "PUT", v3+"/rooms/"+room+"/state/"+long+"/", alice.Token, map[string]string{"a": "b"})
+			wantErr(t, r, http.StatusBadRequest, "M_INVALID_PARAM")
+		})
 		t.Run("ErrPowerLevel", func(t *testing.T) {
 			wantOK(t, s.do(t, "POST", v3+"/rooms/"+room+"/invite", alice.Token, map[string]string{"user_id": bob.ID}))
 			wantOK(t, s.do(t, "POST", v3+"/rooms/"+room+"/join", bob.Token, map[string]any{}))
