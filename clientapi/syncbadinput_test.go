@@ -150,3 +150,29 @@ func TestAPI_ReceiptBadInput(t *testing.T) {
 		}
 	})
 }
+
+// TestAPI_SlidingSyncBadInput: sliding sync answers an unknown or foreign
+// pos with M_UNKNOWN_POS, malformed requests with 400s, and clamps a
+// negative timeout.
+func TestAPI_SlidingSyncBadInput(t *testing.T) {
+	eachServer(t, nil, func(t *testing.T, s *testServer) {
+		alice := s.mustRegister(t, "alice", "alice password")
+		bob := s.mustRegister(t, "bob", "bob password")
+		const path = "/_matrix/client/unstable/org.matrix.simplified_msc3575/sync"
+		list := map[string]any{"lists": map[string]any{"all": map[string]any{"ranges": [][2]int{{0, 5}}, "timeline_limit": 1}}}
+		first := s.do(t, "POST", path, alice.Token, list)
+		wantOK(t, first)
+		pos := first.str("pos")
+
+		for _, p := range []string{"garbage", "99_s1", "-1_s1", pos + "x"} {
+			wantErr(t, s.do(t, "POST", path+"?pos="+url.QueryEscape(p), alice.Token, list), http.StatusBadRequest, "M_UNKNOWN_POS")
+		}
+		wantErr(t, s.do(t, "POST", path+"?pos="+url.QueryEscape(pos), bob.Token, list), http.StatusBadRequest, "M_UNKNOWN_POS")
+		wantErr(t, s.do(t, "POST", path+"?timeout=soon", alice.Token, list), http.StatusBadRequest, "M_INVALID_PARAM")
+		wantErr(t, s.do(t, "POST", path, alice.Token, map[string]any{"lists": 5}), http.StatusBadRequest, "M_BAD_JSON")
+		wantErr(t, s.do(t, "POST", path, alice.Token, map[string]any{"lists": map[string]any{"all": map[string]any{"ranges": [][2]int{{5, 1}}}}}),
+			http.StatusBadRequest, "M_BAD_JSON")
+		r := s.do(t, "POST", path+"?timeout=-5000&pos="+url.QueryEscape(pos), alice.Token, list)
+		wantOK(t, r)
+	})
+}
