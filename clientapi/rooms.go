@@ -232,6 +232,7 @@ func (a *API) join(w http.ResponseWriter, r *http.Request, s *Session, roomID st
 		a.log.WithError(err).WithField(logctx.FieldRoomID, roomID).Warn("read the joined room's predecessor")
 	} else if prev != "" {
 		a.carryPushRules(r.Context(), s.UserID, prev, roomID)
+		a.carryTags(r.Context(), s.Localpart, prev, roomID)
 	}
 	return ok(w, map[string]string{"room_id": roomID})
 }

@@ -3,6 +3,7 @@ package clientapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -52,6 +53,7 @@ func (a *API) upgradeRoom(w http.ResponseWriter, r *http.Request, s *Session) er
 		return err
 	}
 	a.carryPushRules(r.Context(), s.UserID, roomID, newRoom)
+	a.carryTags(r.Context(), s.Localpart, roomID, newRoom)
 	return ok(w, map[string]string{"replacement_room": newRoom})
 }
 
@@ -65,6 +67,31 @@ func (a *API) carryPushRules(ctx context.Context, userID, from, to string) {
 	}
 	if added {
 		a.notifier.Wake(userID)
+	}
+}
+
+// carryTags gives a user who joined the room to, the upgrade of the room
+// from, its tags on from, unless it tagged to already (the spec's room
+// upgrades: personal settings such as tags are carried over). The join
+// stands whatever happens here, so a failure is logged, not returned.
+func (a *API) carryTags(ctx context.Context, localpart, from, to string) {
+	tags, err := a.db.AccountData(ctx, localpart, from, tagType)
+	if errors.Is(err, storage.ErrNotFound) {
+		return
+	}
+	if err == nil {
+		err = a.db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
+			_, err := tx.UpdateAccountData(ctx, localpart, to, tagType, func(old json.RawMessage) (json.RawMessage, error) {
+				if old != nil {
+					return nil, errUnchanged
+				}
+				return tags, nil
+			})
+			return err
+		})
+	}
+	if err != nil && !errors.Is(err, errUnchanged) {
+		a.log.WithError(err).WithField(logctx.FieldRoomID, to).Warn("carry room tags over a room upgrade")
 	}
 }
 

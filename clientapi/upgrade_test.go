@@ -10,7 +10,8 @@ import (
 // room names its predecessor and takes the old one's transferable state,
 // power levels and bans but no members; local aliases move; the old room
 // gets a tombstone and power levels that stop talking and inviting;
-// additional_creators apply in versions that have them.
+// additional_creators apply in versions that have them; members' tags
+// follow them to the new room.
 func TestAPI_Upgrade(t *testing.T) {
 	eachServer(t, nil, func(t *testing.T, s *testServer) {
 		alice := s.mustRegister(t, "alice", "alice password")
@@ -100,6 +101,34 @@ func TestAPI_Upgrade(t *testing.T) {
 			wantOK(t, r)
 			if c := s.stateContent(t, alice, r.str("replacement_room"), "m.room.create"); c["additional_creators"] != nil {
 				t.Errorf("v11 create: got additional_creators %v, want none", c["additional_creators"])
+			}
+		})
+		t.Run("OKTagsCarried", func(t *testing.T) {
+			old := newRoom("council-tags")
+			tag := func(u user, room, name string) {
+				t.Helper()
+				wantOK(t, s.do(t, "PUT", v3+"/user/"+url.PathEscape(u.ID)+"/rooms/"+url.PathEscape(room)+"/tags/"+name, u.Token,
+					map[string]any{"order": 0.5}))
+			}
+			tags := func(u user, room string) map[string]any {
+				t.Helper()
+				var body struct {
+					Tags map[string]any `json:"tags"`
+				}
+				s.getJSON(t, "GET", v3+"/user/"+url.PathEscape(u.ID)+"/rooms/"+url.PathEscape(room)+"/tags", u, nil, &body)
+				return body.Tags
+			}
+			tag(alice, old, "m.favourite")
+			tag(bob, old, "u.work")
+			r := upgrade(old, map[string]any{"new_version": "11"})
+			wantOK(t, r)
+			repl := r.str("replacement_room")
+			if got := tags(alice, repl); got["m.favourite"] == nil {
+				t.Errorf("the upgrader's tags on the new room: got %v, want m.favourite", got)
+			}
+			s.dirJoin(t, bob, repl)
+			if got := tags(bob, repl); len(got) != 1 || got["u.work"] == nil {
+				t.Errorf("bob's tags on the new room after joining: got %v, want u.work", got)
 			}
 		})
 		t.Run("ErrBadInput", func(t *testing.T) {
