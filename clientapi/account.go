@@ -35,6 +35,9 @@ func (a *API) logoutAll(w http.ResponseWriter, r *http.Request, s *Session) erro
 		return err
 	}
 	a.sessions.revokeDevices(s.Localpart, deleted)
+	if len(deleted) > 0 {
+		a.notifier.WakeShared(s.UserID) // device_lists.changed
+	}
 	return ok(w, empty)
 }
 
@@ -53,6 +56,7 @@ func (a *API) deleteDevicesOf(ctx context.Context, localpart string, ids []strin
 		return err
 	}
 	a.sessions.revokeDevices(localpart, ids)
+	a.notifier.WakeShared(a.userID(localpart)) // device_lists.changed
 	return nil
 }
 
@@ -119,6 +123,9 @@ func (a *API) changePassword(w http.ResponseWriter, r *http.Request, s *Session)
 		return err
 	}
 	a.sessions.revokeDevices(s.Localpart, deleted)
+	if len(deleted) > 0 {
+		a.notifier.WakeShared(s.UserID) // device_lists.changed
+	}
 	return ok(w, empty)
 }
 
@@ -152,5 +159,6 @@ func (a *API) deactivate(w http.ResponseWriter, r *http.Request, s *Session) err
 		return err
 	}
 	a.sessions.revokeUser(s.Localpart)
+	a.notifier.WakeShared(s.UserID) // device_lists.changed
 	return ok(w, map[string]string{"id_server_unbind_result": "no-support"})
 }

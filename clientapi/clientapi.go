@@ -46,6 +46,7 @@ type API struct {
 	log         logrus.FieldLogger
 	passwords   *Passwords
 	sessions    *sessionCache
+	filters     filterCache
 	limiter     *rateLimiter
 	seen        chan seenUpdate
 	mux         *http.ServeMux

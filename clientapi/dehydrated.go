@@ -152,7 +152,7 @@ func (a *API) deleteDehydratedDevice(w http.ResponseWriter, r *http.Request, s *
 		return err
 	}
 	a.sessions.revokeDevices(s.Localpart, []string{deviceID})
-	a.notifier.Wake(s.UserID)
+	a.notifier.WakeShared(s.UserID) // device_lists.changed
 	return ok(w, map[string]string{"device_id": deviceID})
 }
 

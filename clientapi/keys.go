@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
@@ -126,7 +127,8 @@ func nonNil(s []string) []string {
 
 // sendToDevice is PUT /_matrix/client/v3/sendToDevice/{eventType}/{txnId}:
 // messages for devices of local users ("*" for all of a user's devices),
-// once per transaction id.
+// once per transaction id. Messages for devices that do not exist are
+// dropped, not kept for a device that may later take the id.
 func (a *API) sendToDevice(w http.ResponseWriter, r *http.Request, s *Session) error {
 	var req struct {
 		Messages map[string]map[string]json.RawMessage `json:"messages"`
@@ -148,14 +150,19 @@ func (a *API) sendToDevice(w http.ResponseWriter, r *http.Request, s *Session) e
 			if string(u.Domain()) != a.cfg.ServerName {
 				continue // federation delivers to other servers, once it exists
 			}
+			existing, err := tx.DeviceIDs(ctx, u.Local())
+			if err != nil {
+				return err
+			}
 			for deviceID, content := range devices {
 				if len(content) == 0 || content[0] != '{' {
 					return mxerr.BadJSON("message content must be an object")
 				}
-				targets := []string{deviceID}
-				if deviceID == "*" {
-					if targets, err = tx.DeviceIDs(ctx, u.Local()); err != nil {
-						return err
+				targets := existing
+				if deviceID != "*" {
+					targets = nil
+					if slices.Contains(existing, deviceID) {
+						targets = []string{deviceID} // messages for devices that do not exist are dropped
 					}
 				}
 				for _, target := range targets {

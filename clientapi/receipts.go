@@ -105,7 +105,7 @@ func (a *API) markRead(w http.ResponseWriter, r *http.Request, s *Session, marke
 			readUpTo = max(readUpTo, ev.StreamPos)
 		}
 	}
-	a.push.WaitFor(r.Context(), readUpTo) // the notifications it reads are counted first
+	a.push.WaitStored(r.Context(), readUpTo) // the notifications it reads are stored first
 	now := a.db.Now().UnixMilli()
 	err := a.db.WithTx(r.Context(), func(ctx context.Context, tx *storage.Tx) error {
 		for typ, eventID := range markers {

@@ -98,6 +98,9 @@ func (b *batch) add(ctx context.Context, p Proto) (gmsl.PDU, error) {
 	if err != nil {
 		return nil, &BadEventError{Reason: err.Error(), BadJSON: true}
 	}
+	// The event id is a hash of the redacted event, computed once and
+	// kept: here, not inside the write transaction that every room waits on.
+	_ = pdu.EventID()
 	if len(pdu.JSON()) > maxEventSize {
 		return nil, &BadEventError{Reason: fmt.Sprintf("event is larger than %d bytes", maxEventSize), TooBig: true}
 	}

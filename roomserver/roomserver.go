@@ -41,11 +41,14 @@ type Roomserver struct {
 	keyID      gmsl.KeyID
 	key        ed25519.PrivateKey
 
-	locks    roomLocks
-	rooms    *roomCache
-	pdus     *eventCache
-	tails    tails
-	versions sync.Map // storage.RoomNID -> gmsl.IRoomVersion
+	locks roomLocks
+	sends sendQueues
+	// visibilities holds the history visibility of recently asked snapshots.
+	visibilities visibilityCache
+	rooms        *roomCache
+	pdus         *eventCache
+	tails        tails
+	versions     sync.Map // storage.RoomNID -> gmsl.IRoomVersion
 
 	subsMu      sync.RWMutex
 	subscribers []Subscriber

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -201,3 +202,80 @@ func isNotAllowed(err error) bool {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestRoomserver_ConcurrentSends: sends to one room at once, built into
+// shared batches, each keep their own outcome: every allowed one stored
+// once in a linear timeline, a retry of a transaction id answered with the
+// first send's event, a send the auth rules refuse refused alone.
+func TestRoomserver_ConcurrentSends(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		rs, _ := newRoomserver(t, db, "11")
+		roomID, err := rs.CreateRoom(ctx, roomserver.CreateRequest{Creator: alice, Preset: roomserver.PresetPublic})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustSend(t, rs, member(roomID, bob, bob, spec.Join))
+		const n = 40
+		type result struct {
+			sent roomserver.Sent
+			err  error
+		}
+		results := make([]result, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				p := message(roomID, alice, fmt.Sprintf("message %d", i))
+				switch {
+				case i%10 == 3: // not a member: refused
+					p = message(roomID, "@carol:test.local", "let me in")
+				case i%10 == 7: // the same transaction as message i-1... sent at the same time
+					p = message(roomID, bob, "retried")
+					p.Txn = &roomserver.TxnKey{Localpart: "bob", DeviceID: "PHONE", TxnID: fmt.Sprintf("t%d", i/10)}
+				case i%10 == 8:
+					p = message(roomID, bob, "retried")
+					p.Txn = &roomserver.TxnKey{Localpart: "bob", DeviceID: "PHONE", TxnID: fmt.Sprintf("t%d", i/10)}
+				}
+				sent, err := rs.Send(ctx, p)
+				results[i] = result{sent, err}
+			}()
+		}
+		wg.Wait()
+		ids := map[string]bool{}
+		for i, res := range results {
+			switch {
+			case i%10 == 3:
+				if !isNotAllowed(res.err) {
+					t.Errorf("send %d by a non-member: got %v, want NotAllowedError", i, res.err)
+				}
+			case res.err != nil:
+				t.Errorf("send %d: %v", i, res.err)
+			case i%10 == 8:
+				if res.sent.EventID != results[i-1].sent.EventID {
+					t.Errorf("retried transaction %d: got %s and %s, want one event", i/10, results[i-1].sent.EventID, res.sent.EventID)
+				}
+			default:
+				ids[res.sent.EventID] = true
+			}
+		}
+		tl, err := rs.Timeline(ctx, roomID, 0, 0, 200, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored := 0
+		for i, ev := range tl {
+			if ids[ev.EventID()] {
+				stored++
+				delete(ids, ev.EventID())
+			}
+			if i+1 < len(tl) && (len(ev.PrevEventIDs()) != 1 || ev.PrevEventIDs()[0] != tl[i+1].EventID()) {
+				t.Fatalf("timeline is not linear at %s", ev.EventID())
+			}
+		}
+		if want := n - n/10*2; stored != want {
+			t.Errorf("stored %d of the sends, want %d once each", stored, want)
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 
 	gmsl "github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -188,15 +189,12 @@ func (v *visibilityCheck) at(ctx context.Context, snapshot storage.SnapshotNID) 
 		return at, nil
 	}
 	at := visibleAt{visibility: visShared, membership: spec.Leave}
-	if pdu, err := v.r.snapshotEvent(ctx, snapshot, spec.MRoomHistoryVisibility, ""); err != nil {
+	vis, err := v.r.historyVisibility(ctx, snapshot)
+	if err != nil {
 		return at, err
-	} else if pdu != nil {
-		var c struct {
-			HistoryVisibility string `json:"history_visibility"`
-		}
-		if json.Unmarshal(pdu.Content(), &c) == nil && c.HistoryVisibility != "" {
-			at.visibility = c.HistoryVisibility
-		}
+	}
+	if vis != "" {
+		at.visibility = vis
 	}
 	if pdu, err := v.r.snapshotEvent(ctx, snapshot, spec.MRoomMember, v.userID); err != nil {
 		return at, err
@@ -207,6 +205,57 @@ func (v *visibilityCheck) at(ctx context.Context, snapshot storage.SnapshotNID) 
 	}
 	v.memo[snapshot] = at
 	return at, nil
+}
+
+// historyVisibility returns the history visibility a snapshot sets, ""
+// for none. Snapshots never change, and every member's sync asks about the
+// same few: the answers are kept.
+func (r *Roomserver) historyVisibility(ctx context.Context, snapshot storage.SnapshotNID) (string, error) {
+	if vis, ok := r.visibilities.get(snapshot); ok {
+		return vis, nil
+	}
+	vis := ""
+	pdu, err := r.snapshotEvent(ctx, snapshot, spec.MRoomHistoryVisibility, "")
+	if err != nil {
+		return "", err
+	}
+	if pdu != nil {
+		var c struct {
+			HistoryVisibility string `json:"history_visibility"`
+		}
+		if json.Unmarshal(pdu.Content(), &c) == nil {
+			vis = c.HistoryVisibility
+		}
+	}
+	r.visibilities.put(snapshot, vis)
+	return vis, nil
+}
+
+// maxCachedVisibilities bounds the snapshots whose history visibility is
+// kept; past it the cache starts again empty.
+const maxCachedVisibilities = 50_000
+
+// visibilityCache holds history visibilities by snapshot. The zero value
+// is ready to use.
+type visibilityCache struct {
+	mu sync.Mutex
+	m  map[storage.SnapshotNID]string
+}
+
+func (c *visibilityCache) get(snapshot storage.SnapshotNID) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	vis, ok := c.m[snapshot]
+	return vis, ok
+}
+
+func (c *visibilityCache) put(snapshot storage.SnapshotNID, vis string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxCachedVisibilities {
+		c.m = map[storage.SnapshotNID]string{}
+	}
+	c.m[snapshot] = vis
 }
 
 // snapshotEvent returns the event holding (type, key) in a snapshot, or nil.

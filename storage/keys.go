@@ -34,22 +34,30 @@ func (db *DB) DeviceKeys(ctx context.Context, userID string, deviceIDs []string)
 
 // PutDeviceKeys stores a device's identity keys. Returns ErrExists if the
 // device has different keys already: a device's identity never changes.
-// changed reports whether anything was written.
+// changed reports whether anything was written. Concurrent uploads of the
+// same keys (a client's retries) all succeed.
 func (tx *Tx) PutDeviceKeys(ctx context.Context, userID, deviceID string, keys json.RawMessage) (changed bool, err error) {
-	var old string
-	err = tx.tx.QueryRowContext(ctx, "SELECT key_json FROM device_keys WHERE user_id = $1 AND device_id = $2",
-		userID, deviceID).Scan(&old)
-	switch {
-	case err == nil && old == string(keys):
-		return false, nil
-	case err == nil:
-		return false, ErrExists
-	case notFound(err) != ErrNotFound:
-		return false, err
+	res, err := tx.tx.ExecContext(ctx, `INSERT INTO device_keys (user_id, device_id, key_json) VALUES ($1, $2, $3)
+		ON CONFLICT (user_id, device_id) DO NOTHING`, userID, deviceID, string(keys))
+	if err != nil {
+		return false, fmt.Errorf("insert device keys: %w", err)
 	}
-	_, err = tx.tx.ExecContext(ctx, "INSERT INTO device_keys (user_id, device_id, key_json) VALUES ($1, $2, $3)",
-		userID, deviceID, string(keys))
-	return err == nil, err
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("insert device keys: %w", err)
+	}
+	if n == 1 {
+		return true, nil
+	}
+	var old string
+	if err := tx.tx.QueryRowContext(ctx, "SELECT key_json FROM device_keys WHERE user_id = $1 AND device_id = $2",
+		userID, deviceID).Scan(&old); err != nil {
+		return false, fmt.Errorf("stored device keys: %w", err)
+	}
+	if old != string(keys) {
+		return false, ErrExists
+	}
+	return false, nil
 }
 
 // OneTimeKey is a one-time or fallback key.
@@ -73,35 +81,53 @@ func (tx *Tx) AddOneTimeKeys(ctx context.Context, userID, deviceID string, keys 
 		return fmt.Errorf("next one-time key upload: %w", err)
 	}
 	for _, k := range keys {
-		var old string
-		err := tx.tx.QueryRowContext(ctx, `SELECT key_json FROM one_time_keys
-			WHERE user_id = $1 AND device_id = $2 AND key_id = $3`, userID, deviceID, k.KeyID).Scan(&old)
-		if err == nil {
-			if old != string(k.JSON) {
-				return fmt.Errorf("one-time key %s: %w", k.KeyID, ErrExists)
-			}
+		res, err := tx.tx.ExecContext(ctx, `INSERT INTO one_time_keys (user_id, device_id, key_id, algorithm, key_json, upload_seq)
+			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_id, device_id, key_id) DO NOTHING`,
+			userID, deviceID, k.KeyID, k.Algorithm, string(k.JSON), seq)
+		if err != nil {
+			return fmt.Errorf("insert one-time key: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("insert one-time key: %w", err)
+		}
+		if n == 1 {
 			continue
 		}
-		if notFound(err) != ErrNotFound {
-			return err
+		// Stored before (or by a concurrent upload): the same key again
+		// is a retry.
+		var old string
+		err = tx.tx.QueryRowContext(ctx, `SELECT key_json FROM one_time_keys
+			WHERE user_id = $1 AND device_id = $2 AND key_id = $3`, userID, deviceID, k.KeyID).Scan(&old)
+		if errors.Is(notFound(err), ErrNotFound) {
+			continue // claimed since: handed out once, never stored again
 		}
-		if _, err := tx.tx.ExecContext(ctx, `INSERT INTO one_time_keys (user_id, device_id, key_id, algorithm, key_json, upload_seq)
-			VALUES ($1, $2, $3, $4, $5, $6)`, userID, deviceID, k.KeyID, k.Algorithm, string(k.JSON), seq); err != nil {
-			return fmt.Errorf("insert one-time key: %w", err)
+		if err != nil {
+			return fmt.Errorf("stored one-time key %s: %w", k.KeyID, err)
+		}
+		if old != string(k.JSON) {
+			return fmt.Errorf("one-time key %s: %w", k.KeyID, ErrExists)
 		}
 	}
 	return nil
 }
 
 // SetFallbackKey stores a device's fallback key for its algorithm,
-// replacing the previous one, as unused.
+// replacing the previous one, as unused. The same key uploaded again keeps
+// its used mark: a client that re-sends its current key must still learn
+// from sync that it was handed out and needs replacing.
 func (tx *Tx) SetFallbackKey(ctx context.Context, userID, deviceID string, k OneTimeKey) error {
 	tx.keysChanged(userID, deviceID)
 	_, err := tx.tx.ExecContext(ctx, `INSERT INTO fallback_keys (user_id, device_id, algorithm, key_id, key_json, used)
 		VALUES ($1, $2, $3, $4, $5, FALSE) ON CONFLICT (user_id, device_id, algorithm) DO UPDATE SET
-		key_id = excluded.key_id, key_json = excluded.key_json, used = FALSE`,
+		used = CASE WHEN fallback_keys.key_id = excluded.key_id AND fallback_keys.key_json = excluded.key_json
+			THEN fallback_keys.used ELSE FALSE END,
+		key_id = excluded.key_id, key_json = excluded.key_json`,
 		userID, deviceID, k.Algorithm, k.KeyID, string(k.JSON))
-	return err
+	if err != nil {
+		return fmt.Errorf("store fallback key: %w", err)
+	}
+	return nil
 }
 
 // KeyCounts are what every /sync tells a device about its keys.
@@ -155,7 +181,10 @@ func oneTimeKeyCounts(ctx context.Context, q querier, userID, deviceID string) (
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[string]int{}
+	// signed_curve25519 is always there, 0 if none is left: clients
+	// decide from it whether to upload more, and some take a missing count
+	// for an unchanged one.
+	out := map[string]int{"signed_curve25519": 0}
 	for rows.Next() {
 		var alg string
 		var n int
@@ -232,7 +261,8 @@ func (tx *Tx) claimFallback(ctx context.Context, userID, deviceID, algorithm str
 	return k, nil
 }
 
-// DeleteDeviceKeys removes every key of a device (on logout or deletion).
+// DeleteDeviceKeys removes every key of a device (on logout or deletion),
+// the signatures over its keys and its pending to-device messages.
 func (tx *Tx) DeleteDeviceKeys(ctx context.Context, userID, deviceID string) error {
 	tx.keysChanged(userID, deviceID)
 	for _, table := range []string{"device_keys", "one_time_keys", "fallback_keys"} {
@@ -240,6 +270,12 @@ func (tx *Tx) DeleteDeviceKeys(ctx context.Context, userID, deviceID string) err
 			userID, deviceID); err != nil {
 			return fmt.Errorf("delete %s: %w", table, err)
 		}
+	}
+	// Signatures over the device's keys go with them: a later device with
+	// the same id has other keys.
+	if _, err := tx.tx.ExecContext(ctx, "DELETE FROM key_signatures WHERE target_user = $1 AND target_key_id = $2",
+		userID, deviceID); err != nil {
+		return fmt.Errorf("delete signatures of device %s: %w", deviceID, err)
 	}
 	_, err := tx.tx.ExecContext(ctx, "DELETE FROM to_device_messages WHERE user_id = $1 AND device_id = $2",
 		userID, deviceID)

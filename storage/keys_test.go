@@ -102,3 +102,79 @@ func TestDB_DeviceKeyCounts(t *testing.T) {
 		check("after the device's keys were deleted", 0, nil)
 	})
 }
+
+// TestTx_SetFallbackKey: a new fallback key is unused; the same key
+// uploaded again (a retry, or a client sending its current key along with
+// new one-time keys) keeps its used mark, so that sync still tells the
+// client to replace it.
+func TestTx_SetFallbackKey(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		const user, device = "@alice:test.local", "PHONE"
+		fallback := func(id string) storage.OneTimeKey {
+			return storage.OneTimeKey{KeyID: "signed_curve25519:" + id, Algorithm: "signed_curve25519",
+				JSON: json.RawMessage(`{"fallback":true,"key":"` + id + `"}`)}
+		}
+		set := func(k storage.OneTimeKey) {
+			mustTx(t, db, func(ctx context.Context, tx *storage.Tx) error { return tx.SetFallbackKey(ctx, user, device, k) })
+		}
+		unused := func() int {
+			t.Helper()
+			counts, err := db.DeviceKeyCounts(t.Context(), user, device)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(counts.UnusedFallback)
+		}
+		set(fallback("F1"))
+		if n := unused(); n != 1 {
+			t.Fatalf("after the first upload: got %d unused fallback keys, want 1", n)
+		}
+		mustTx(t, db, func(ctx context.Context, tx *storage.Tx) error {
+			_, err := tx.ClaimKey(ctx, user, device, "signed_curve25519")
+			return err
+		})
+		t.Run("SameKeyStaysUsed", func(t *testing.T) {
+			set(fallback("F1"))
+			if n := unused(); n != 0 {
+				t.Errorf("the used key uploaded again: got %d unused fallback keys, want 0", n)
+			}
+		})
+		t.Run("NewKeyUnused", func(t *testing.T) {
+			set(fallback("F2"))
+			if n := unused(); n != 1 {
+				t.Errorf("a new key: got %d unused fallback keys, want 1", n)
+			}
+		})
+	})
+}
+
+// TestTx_DeleteDeviceKeys: a deleted device's keys and the signatures over
+// them are gone, so that a new device with the same id does not show them.
+func TestTx_DeleteDeviceKeys(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		const user = "@alice:test.local"
+		mustTx(t, db, func(ctx context.Context, tx *storage.Tx) error {
+			if _, err := tx.PutDeviceKeys(ctx, user, "PHONE", json.RawMessage(`{"device_id":"PHONE"}`)); err != nil {
+				return err
+			}
+			for _, target := range []string{"PHONE", "LAPTOP"} {
+				if err := tx.PutKeySignature(ctx, storage.KeySignature{TargetUser: user, TargetKeyID: target,
+					SignerUser: user, SignerKeyID: "ed25519:SSK", Signature: "sig"}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		mustTx(t, db, func(ctx context.Context, tx *storage.Tx) error { return tx.DeleteDeviceKeys(ctx, user, "PHONE") })
+		got, err := db.KeysOf(t.Context(), []string{user}, nil, user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Devices[user]) != 0 {
+			t.Errorf("device keys: got %v, want none", got.Devices[user])
+		}
+		if sigs := got.Signatures[user]; len(sigs) != 1 || sigs[0].TargetKeyID != "LAPTOP" {
+			t.Errorf("signatures: got %+v, want only the one over LAPTOP", sigs)
+		}
+	})
+}

@@ -68,6 +68,15 @@ func (tx *Tx) AddNotifications(ctx context.Context, ns []Notification) error {
 			return fmt.Errorf("insert notifications: %w", err)
 		}
 	}
+	rooms := map[[2]string]bool{}
+	for _, k := range keys {
+		rooms[[2]string{k.user, k.room}] = true
+	}
+	tx.afterCommit(func() {
+		for k := range rooms {
+			tx.db.unreadGens.Advance(k)
+		}
+	})
 	for start := 0; start < len(keys); start += notificationRows {
 		chunk := keys[start:min(start+notificationRows, len(keys))]
 		args := make([]any, 0, len(chunk)*6)
@@ -116,6 +125,9 @@ func (tx *Tx) MarkNotificationsRead(ctx context.Context, userID, roomID, threadI
 	if err != nil {
 		return 0, fmt.Errorf("notification counts of %s: %w", userID, err)
 	}
+	if len(threads) > 0 {
+		tx.afterCommit(func() { tx.db.unreadGens.Advance([2]string{userID, roomID}) })
+	}
 	marked := 0
 	for _, t := range threads {
 		if t.last > upto && t.notify > 0 { // some stay unread: count them
@@ -136,25 +148,36 @@ func (tx *Tx) MarkNotificationsRead(ctx context.Context, userID, roomID, threadI
 	return marked, nil
 }
 
+// maxCachedUnread bounds the cached notification counts of (user, room)
+// pairs.
+const maxCachedUnread = 100_000
+
 // NotificationCounts returns a user's unread notification counts in a
 // room, per thread, in no particular order; threads without any are left
-// out.
+// out. Every woken /sync asks for them: they are cached until a commit
+// changes them. The slice is shared: callers must not change it.
 func (db *DB) NotificationCounts(ctx context.Context, userID, roomID string) ([]ThreadCounts, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT thread_id, notification_count, highlight_count
-		FROM notification_counts WHERE user_id = $1 AND room_id = $2 AND notification_count > 0`, userID, roomID)
+	key := [2]string{userID, roomID}
+	gen := db.unreadGens.Of(key)
+	if cached, ok := db.unread.Get(key, gen); ok {
+		return cached, nil
+	}
+	var out []ThreadCounts
+	err := eachRow(ctx, db.read, `SELECT thread_id, notification_count, highlight_count
+		FROM notification_counts WHERE user_id = $1 AND room_id = $2 AND notification_count > 0`,
+		[]any{userID, roomID}, func(scan func(...any) error) error {
+			var c ThreadCounts
+			if err := scan(&c.ThreadID, &c.Notify, &c.Highlights); err != nil {
+				return err
+			}
+			out = append(out, c)
+			return nil
+		})
 	if err != nil {
 		return nil, fmt.Errorf("notification counts of %s: %w", userID, err)
 	}
-	defer rows.Close()
-	var out []ThreadCounts
-	for rows.Next() {
-		var c ThreadCounts
-		if err := rows.Scan(&c.ThreadID, &c.Notify, &c.Highlights); err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	db.unread.Put(key, gen, out)
+	return out, nil
 }
 
 // notificationColumns selects a Notification's columns, read or not

@@ -122,7 +122,7 @@ func (db *DB) PushersOfKind(ctx context.Context, kind string, after int64) ([]Pu
 		return db.queryPushers(ctx, "SELECT "+pusherColumns+" FROM pushers WHERE kind = $1", kind)
 	}
 	return db.queryPushers(ctx, "SELECT "+pusherColumns+` FROM pushers WHERE kind = $1
-		AND user_id IN (SELECT user_id FROM notifications WHERE stream_pos > $2)`, kind, after)
+		AND EXISTS (SELECT 1 FROM notifications n WHERE n.user_id = pushers.user_id AND n.stream_pos > $2)`, kind, after)
 }
 
 func (db *DB) queryPushers(ctx context.Context, query string, args ...any) ([]Pusher, error) {

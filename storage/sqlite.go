@@ -41,7 +41,7 @@ func openSQLite(path string, opts Options) (*DB, error) {
 	if f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600); err == nil {
 		f.Close()
 	}
-	const common = "_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_synchronous=NORMAL&_cache_size=-65536"
+	const common = "_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_synchronous=NORMAL"
 	// Temporary files in memory: every write transaction runs in a
 	// savepoint (groupcommit.go), whose journal of changed pages would
 	// otherwise go to a temporary file, page by page.
@@ -49,10 +49,16 @@ func openSQLite(path string, opts Options) (*DB, error) {
 		_, err := c.Exec("PRAGMA temp_store = MEMORY", nil)
 		return err
 	}}
+	// The writer's page cache holds a whole group of transactions' changed
+	// pages (64 MiB; readers keep SQLite's default of 2 MiB each).
+	writeDrv := &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+		_, err := c.Exec("PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536", nil)
+		return err
+	}}
 	// In a file: URI, "?" starts the parameters and "#" a fragment: a path
 	// holding them would silently name another file.
 	uri := "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
-	write := sql.OpenDB(sqliteConnector{dsn: uri + "?" + common + "&_txlock=immediate", driver: drv})
+	write := sql.OpenDB(sqliteConnector{dsn: uri + "?" + common + "&_txlock=immediate", driver: writeDrv})
 	write.SetMaxOpenConns(1)
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)

@@ -60,6 +60,9 @@ type DB struct {
 	keyGens   gencache.Generations[[2]string] // user, device: changes of its keys
 	keyCounts gencache.Cache[[2]string, KeyCounts]
 
+	unreadGens gencache.Generations[[2]string] // user, room: changes of its notification counts
+	unread     gencache.Cache[[2]string, []ThreadCounts]
+
 	group *groupCommitter // SQLite: runs every write transaction; nil under PostgreSQL
 }
 
@@ -94,6 +97,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	db.blocks = newImmutableCache[BlockNID, []StateEntry](blockCacheSize)
 	db.snapshots = newImmutableCache[SnapshotNID, []BlockNID](blockCacheSize)
 	db.keyCounts.Max = maxCachedKeyCounts
+	db.unread.Max = maxCachedUnread
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err

@@ -103,7 +103,8 @@ func (a *toDeviceAcks) record(userID, deviceID string, pos int64) {
 
 // deviceLists reports users whose devices changed and who share a room
 // with the user (itself included), users who newly share a room (their
-// devices are new to the user), and users it no longer shares one with.
+// devices are new to the user: they joined one of its rooms, or it joined
+// theirs), and users it no longer shares one with.
 func (run *syncRun) deviceLists(ctx context.Context) (*DeviceLists, error) {
 	if run.initial {
 		return nil, nil
@@ -124,18 +125,30 @@ func (run *syncRun) deviceLists(ctx context.Context) (*DeviceLists, error) {
 	if len(updated)+len(moves) == 0 {
 		return nil, nil // the common case: no reads beyond these two
 	}
-	candidates := slices.Clone(updated)
+	joinedWith, leftFrom, err := run.ownMoves(ctx, moves)
+	if err != nil {
+		return nil, err
+	}
+	candidates := slices.Concat(updated, leftFrom)
 	for _, m := range moves {
 		candidates = append(candidates, m.UserID)
 	}
-	shared, err := run.s.db.SharingRoom(ctx, run.req.UserID, candidates)
+	shared, err := run.sharingRoom(ctx, candidates)
 	if err != nil {
 		return nil, err
 	}
 	changed, left := map[string]bool{}, map[string]bool{}
+	for _, u := range joinedWith { // joined to a room the user is joined to
+		changed[u] = true
+	}
 	for _, u := range updated {
 		if shared[u] || u == run.req.UserID {
 			changed[u] = true
+		}
+	}
+	for _, u := range leftFrom {
+		if !shared[u] {
+			left[u] = true
 		}
 	}
 	for _, m := range moves {
@@ -151,6 +164,34 @@ func (run *syncRun) deviceLists(ctx context.Context) (*DeviceLists, error) {
 		return nil, nil
 	}
 	return &DeviceLists{Changed: slices.Sorted(maps.Keys(changed)), Left: slices.Sorted(maps.Keys(left))}, nil
+}
+
+// maxSharingBatch bounds the users asked about in one query (SQLite and
+// PostgreSQL limit the parameters of a statement).
+const maxSharingBatch = 1000
+
+// sharingRoom is storage's SharingRoom for any number of candidates.
+func (run *syncRun) sharingRoom(ctx context.Context, candidates []string) (map[string]bool, error) {
+	slices.Sort(candidates)
+	candidates = slices.Compact(candidates)
+	out := map[string]bool{}
+	for batch := range slices.Chunk(candidates, maxSharingBatch) {
+		shared, err := run.s.db.SharingRoom(ctx, run.req.UserID, batch)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(out, shared)
+	}
+	return out, nil
+}
+
+// ownMoves returns the members of the rooms the user itself joined and
+// left in the range, if its own membership changed at all.
+func (run *syncRun) ownMoves(ctx context.Context, moves []storage.MembershipChange) (joinedWith, leftFrom []string, err error) {
+	if !slices.ContainsFunc(moves, func(m storage.MembershipChange) bool { return m.UserID == run.req.UserID }) {
+		return nil, nil, nil
+	}
+	return run.s.db.RoommatesOfMoves(ctx, run.req.UserID, run.since.Events, run.to.Events)
 }
 
 // DeviceListChanges is /keys/changes: the device list changes for userID

@@ -32,6 +32,10 @@ type Notifier struct {
 	// older ones are unknown).
 	pos, lastMembership int64
 	membershipGens      gencache.Generations[string] // user id: membership changes told
+	// roomPos is the newest event position told per room, for rooms with
+	// an event told since the Notifier started at position start.
+	roomPos map[string]int64
+	start   int64
 }
 
 // NewNotifier loads the joined local members of every room and the room
@@ -46,7 +50,8 @@ func NewNotifier(ctx context.Context, db *storage.DB, serverName string) (*Notif
 		return nil, err
 	}
 	n := &Notifier{serverName: serverName, members: map[string]map[string]struct{}{}, waiters: map[string]chan struct{}{},
-		pos: positions["events"], lastMembership: positions["events"]}
+		pos: positions["events"], lastMembership: positions["events"], roomPos: map[string]int64{},
+		start: positions["events"]}
 	for roomID, users := range joined {
 		set := make(map[string]struct{}, len(users))
 		for _, u := range users {
@@ -64,6 +69,7 @@ func (n *Notifier) OnOutput(_ context.Context, o roomserver.Output) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.pos = max(n.pos, o.StreamPos)
+	n.roomPos[o.RoomID] = max(n.roomPos[o.RoomID], o.StreamPos)
 	for user := range n.members[o.RoomID] {
 		n.wakeLocked(user)
 	}
@@ -98,6 +104,27 @@ func (n *Notifier) eventsPos() int64 {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.pos
+}
+
+// activeRooms returns which of the rooms had an event told in (since, to],
+// if it knows: not for a since before the Notifier started, nor when a
+// room's newest event is after to (it may or may not have one before).
+func (n *Notifier) activeRooms(rooms []string, since, to int64) (active map[string]bool, known bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if since < n.start {
+		return nil, false
+	}
+	active = map[string]bool{}
+	for _, room := range rooms {
+		switch pos := n.roomPos[room]; {
+		case pos > to:
+			return nil, false
+		case pos > since:
+			active[room] = true
+		}
+	}
+	return active, true
 }
 
 // membershipsChangedAfter reports whether any membership event may have
@@ -162,7 +189,8 @@ func (n *Notifier) WakeRoom(roomID string) {
 }
 
 // WakeShared wakes the user and the joined local users of every room the
-// user is joined to, for changes that all of them see (presence).
+// user is joined to, for changes that all of them see (presence, the
+// user's devices and keys).
 func (n *Notifier) WakeShared(user string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()

@@ -32,6 +32,7 @@ type connState struct {
 	token     StreamToken
 	rooms     map[string]sentRoom
 	otkCounts map[string]int // one-time key counts last sent by the e2ee extension
+	fallbacks []string       // unused fallback key types last sent by it
 }
 
 // sentRoom is what was last sent of a room on a connection.

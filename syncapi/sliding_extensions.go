@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
+	"slices"
 	"strconv"
 
 	"github.com/ganglion/ganglion/storage"
@@ -48,8 +49,9 @@ func (sl *slidingRun) extensions(ctx context.Context, resp *SlidingResponse, ent
 		if e.DeviceLists != nil {
 			ext["device_lists"] = e.DeviceLists
 		}
-		sl.next.otkCounts = e.OneTimeKeysCount
-		if sl.prev == nil || e.DeviceLists != nil || !maps.Equal(sl.prev.otkCounts, e.OneTimeKeysCount) {
+		sl.next.otkCounts, sl.next.fallbacks = e.OneTimeKeysCount, e.UnusedFallbackKeyTypes
+		if sl.prev == nil || e.DeviceLists != nil || !maps.Equal(sl.prev.otkCounts, e.OneTimeKeysCount) ||
+			!slices.Equal(sl.prev.fallbacks, e.UnusedFallbackKeyTypes) {
 			resp.Extensions["e2ee"] = ext
 		}
 	}

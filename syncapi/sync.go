@@ -191,21 +191,41 @@ func (s *Syncer) build(ctx context.Context, req Request, to StreamToken) (*Respo
 	return resp, nil
 }
 
+// activeRooms returns the rooms with new timeline events in the response's
+// range: from the Notifier when it knows, else from storage.
+func (run *syncRun) activeRooms(ctx context.Context, memberships []storage.UserMembership) (map[string]bool, error) {
+	if run.initial || run.to.Events <= run.since.Events {
+		return map[string]bool{}, nil
+	}
+	rooms := make([]string, 0, len(memberships))
+	for _, m := range memberships {
+		if m.Membership.Membership == spec.Join {
+			rooms = append(rooms, m.RoomID)
+		}
+	}
+	if active, known := run.s.notifier.activeRooms(rooms, run.since.Events, run.to.Events); known {
+		return active, nil
+	}
+	rows, err := run.s.db.ActiveRooms(ctx, run.req.UserID, run.since.Events, run.to.Events)
+	if err != nil {
+		return nil, err
+	}
+	active := make(map[string]bool, len(rows))
+	for _, a := range rows {
+		active[a.RoomID] = true
+	}
+	return active, nil
+}
+
 // rooms builds the join, invite and leave sections.
 func (run *syncRun) rooms(ctx context.Context, roomData map[string][]accountDataEvent) (*Rooms, error) {
 	memberships, err := run.s.userMemberships(ctx, run.req.UserID)
 	if err != nil {
 		return nil, err
 	}
-	active := map[string]bool{}
-	if !run.initial && run.to.Events > run.since.Events {
-		rows, err := run.s.db.ActiveRooms(ctx, run.req.UserID, run.since.Events, run.to.Events)
-		if err != nil {
-			return nil, err
-		}
-		for _, a := range rows {
-			active[a.RoomID] = true
-		}
+	active, err := run.activeRooms(ctx, memberships)
+	if err != nil {
+		return nil, err
 	}
 	if run.initial {
 		// An incremental sync still tells other devices that the room was

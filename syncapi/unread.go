@@ -19,7 +19,7 @@ type UnreadCounts struct {
 // the threads' separately (the room's are then the main timeline's only).
 func (run *syncRun) unread(ctx context.Context, roomID string) (UnreadCounts, map[string]UnreadCounts, error) {
 	run.s.push.WaitFor(ctx, run.to.Events) // counts a little stale rather than none
-	counts, err := run.s.db.NotificationCounts(ctx, run.req.UserID, roomID)
+	counts, err := run.s.push.Counts(ctx, run.req.UserID, roomID)
 	if err != nil {
 		return UnreadCounts{}, nil, err
 	}

@@ -1,9 +1,13 @@
 package keys
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
-	"strings"
+	"slices"
+
+	gmsl "github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/spec"
 
 	"github.com/ganglion/ganglion/internal/mxerr"
 	"github.com/ganglion/ganglion/storage"
@@ -32,36 +36,100 @@ type DeviceSigningRequest struct {
 }
 
 // NeedsAuth reports whether uploading the request's keys needs
-// user-interactive auth: the first master key does not (MSC3967), replacing
-// one does.
+// user-interactive auth: not for the user's first master key, nor for a
+// request whose keys all equal the stored ones (a retry); for anything new
+// once a master key exists (spec 1.11, MSC3967).
 func (k *Keys) NeedsAuth(ctx context.Context, userID string, req DeviceSigningRequest) (bool, error) {
 	existing, err := k.db.CrossSigningKeys(ctx, userID)
 	if err != nil {
 		return false, err
 	}
-	master, ok := existing[keyMaster]
-	if !ok {
+	if _, ok := existing[keyMaster]; !ok {
 		return false, nil
 	}
-	if len(req.MasterKey) == 0 {
-		return len(req.SelfSigningKey) > 0 || len(req.UserSigningKey) > 0, nil
+	uploaded := req.keys()
+	if len(uploaded) == 0 {
+		return false, nil // nothing to store: refused without asking for auth
 	}
-	return publicKeyOf(master) != publicKeyOf(req.MasterKey), nil
+	if uploaded[keyMaster] == nil {
+		return true, nil
+	}
+	for typ, raw := range uploaded {
+		if !sameJSON(existing[typ], raw) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// keys returns the uploaded keys by type.
+func (req DeviceSigningRequest) keys() map[string]json.RawMessage {
+	out := map[string]json.RawMessage{}
+	for typ, raw := range map[string]json.RawMessage{
+		keyMaster: req.MasterKey, keySelfSigning: req.SelfSigningKey, keyUserSigning: req.UserSigningKey,
+	} {
+		if len(raw) > 0 {
+			out[typ] = raw
+		}
+	}
+	return out
+}
+
+// sameJSON reports whether two JSON values are equal in canonical form.
+func sameJSON(a, b json.RawMessage) bool {
+	ca, errA := gmsl.CanonicalJSON(a)
+	cb, errB := gmsl.CanonicalJSON(b)
+	return errA == nil && errB == nil && bytes.Equal(ca, cb)
 }
 
 // UploadCrossSigning stores the user's cross-signing keys: each for the
 // user with the right usage and one ed25519 key, the self-signing and
-// user-signing keys signed by the master key.
+// user-signing keys signed by the master key (M_INVALID_SIGNATURE if not,
+// M_MISSING_PARAM if there is none), no public key equal to one of the
+// user's device ids (M_FORBIDDEN: signatures name keys by these ids).
 func (k *Keys) UploadCrossSigning(ctx context.Context, userID string, req DeviceSigningRequest) error {
 	existing, err := k.db.CrossSigningKeys(ctx, userID)
 	if err != nil {
 		return err
 	}
-	master := existing[keyMaster]
+	upload, err := checkCrossSigningUpload(userID, existing[keyMaster], req)
+	if err != nil {
+		return err
+	}
+	u, err := spec.NewUserID(userID, true)
+	if err != nil {
+		return err
+	}
+	err = k.db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
+		devices, err := tx.DeviceIDs(ctx, u.Local())
+		if err != nil {
+			return err
+		}
+		for typ, raw := range upload {
+			if slices.Contains(devices, publicKeyOf(raw)) {
+				return mxerr.Forbidden("the public key of the %s key is the id of one of your devices", typ)
+			}
+			if err := tx.PutCrossSigningKey(ctx, userID, typ, raw); err != nil {
+				return err
+			}
+		}
+		_, err = tx.AddDeviceListChange(ctx, userID)
+		return err
+	})
+	if err == nil {
+		k.notifier.WakeShared(userID) // device_lists.changed of everyone sharing a room
+	}
+	return err
+}
+
+// checkCrossSigningUpload checks the uploaded keys against each other and
+// the stored master key (nil if none) and returns them by type, canonical
+// so that a retry compares equal.
+func checkCrossSigningUpload(userID string, master json.RawMessage, req DeviceSigningRequest) (map[string]json.RawMessage, error) {
 	upload := map[string]json.RawMessage{}
 	if len(req.MasterKey) > 0 {
 		if err := checkCrossSigningKey(userID, keyMaster, req.MasterKey); err != nil {
-			return err
+			return nil, err
 		}
 		master, upload[keyMaster] = req.MasterKey, req.MasterKey
 	}
@@ -70,33 +138,28 @@ func (k *Keys) UploadCrossSigning(ctx context.Context, userID string, req Device
 			continue
 		}
 		if err := checkCrossSigningKey(userID, typ, raw); err != nil {
-			return err
+			return nil, err
 		}
 		if master == nil {
-			return mxerr.InvalidParam("%s key needs a master key", typ)
+			return nil, mxerr.MissingParam("%s key needs a master key", typ)
 		}
 		pub := publicKeyOf(master)
 		if err := verifySigned(userID, "ed25519:"+pub, pub, raw); err != nil {
-			return err
+			return nil, invalidSignature("the %s key is not signed by the master key", typ)
 		}
 		upload[typ] = raw
 	}
 	if len(upload) == 0 {
-		return mxerr.MissingParam("no keys to upload")
+		return nil, mxerr.MissingParam("no keys to upload")
 	}
-	err = k.db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
-		for typ, raw := range upload {
-			if err := tx.PutCrossSigningKey(ctx, userID, typ, raw); err != nil {
-				return err
-			}
+	for typ, raw := range upload {
+		canonical, err := gmsl.CanonicalJSON(raw)
+		if err != nil {
+			return nil, mxerr.BadJSON("%s key is not valid JSON", typ)
 		}
-		_, err := tx.AddDeviceListChange(ctx, userID)
-		return err
-	})
-	if err == nil {
-		k.notifier.Wake(userID)
+		upload[typ] = canonical
 	}
-	return err
+	return upload, nil
 }
 
 func checkCrossSigningKey(userID, typ string, raw json.RawMessage) error {
@@ -120,114 +183,4 @@ func checkCrossSigningKey(userID, typ string, raw json.RawMessage) error {
 		}
 	}
 	return nil
-}
-
-// UploadSignatures stores the uploader's signatures over keys: its own
-// devices (by its self-signing key), its own master key (by one of its
-// devices), and other users' master keys (by its user-signing key). It
-// returns the failures per user and key id.
-func (k *Keys) UploadSignatures(ctx context.Context, userID string, req map[string]map[string]json.RawMessage) (map[string]map[string]any, error) {
-	own, err := k.db.CrossSigningKeys(ctx, userID)
-	if err != nil {
-		return nil, err
-	}
-	devices, err := k.db.DeviceKeys(ctx, userID, nil)
-	if err != nil {
-		return nil, err
-	}
-	failures := map[string]map[string]any{}
-	fail := func(user, keyID string, e *mxerr.Error) {
-		if failures[user] == nil {
-			failures[user] = map[string]any{}
-		}
-		failures[user][keyID] = e.Body()
-	}
-	var good []storage.KeySignature
-	for target, keys := range req {
-		for keyID, raw := range keys {
-			sigs, err := k.checkSignature(userID, target, keyID, raw, own, devices)
-			if err != nil {
-				mx, ok := err.(*mxerr.Error)
-				if !ok {
-					return nil, err
-				}
-				fail(target, keyID, mx)
-				continue
-			}
-			good = append(good, sigs...)
-		}
-	}
-	if len(good) == 0 {
-		return failures, nil
-	}
-	err = k.db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
-		changed := map[string]bool{}
-		for _, s := range good {
-			if err := tx.PutKeySignature(ctx, s); err != nil {
-				return err
-			}
-			changed[s.TargetUser] = true
-		}
-		for user := range changed {
-			if _, err := tx.AddDeviceListChange(ctx, user); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err == nil {
-		k.notifier.Wake(userID)
-	}
-	return failures, err
-}
-
-// checkSignature verifies the uploader's signatures on one signed key and
-// returns them for storing.
-func (k *Keys) checkSignature(userID, target, keyID string, raw json.RawMessage,
-	own map[string]json.RawMessage, devices map[string]json.RawMessage,
-) ([]storage.KeySignature, error) {
-	var obj struct {
-		Signatures map[string]map[string]string `json:"signatures"`
-	}
-	if err := json.Unmarshal(raw, &obj); err != nil {
-		return nil, mxerr.BadJSON("signed key is malformed")
-	}
-	var out []storage.KeySignature
-	for signerKeyID, sig := range obj.Signatures[userID] {
-		pub := k.signerKey(userID, target, keyID, signerKeyID, own, devices)
-		if pub == "" {
-			return nil, mxerr.New(400, "M_INVALID_SIGNATURE", "%s cannot sign this key", signerKeyID)
-		}
-		if err := verifySigned(userID, signerKeyID, pub, raw); err != nil {
-			return nil, mxerr.New(400, "M_INVALID_SIGNATURE", "signature by %s does not verify", signerKeyID)
-		}
-		out = append(out, storage.KeySignature{
-			TargetUser: target, TargetKeyID: keyID, SignerUser: userID, SignerKeyID: signerKeyID, Signature: sig,
-		})
-	}
-	if len(out) == 0 {
-		return nil, mxerr.New(400, "M_INVALID_SIGNATURE", "no signature by %s", userID)
-	}
-	return out, nil
-}
-
-// signerKey returns the public key that may make the signature, or "".
-func (k *Keys) signerKey(userID, target, keyID, signerKeyID string, own, devices map[string]json.RawMessage) string {
-	pub := strings.TrimPrefix(signerKeyID, "ed25519:")
-	switch {
-	case target == userID && devices[keyID] != nil: // own device, by the self-signing key
-		if publicKeyOf(own[keySelfSigning]) == pub {
-			return pub
-		}
-	case target == userID && publicKeyOf(own[keyMaster]) == keyID: // own master key, by a device
-		var dk deviceKeys
-		if raw := devices[pub]; raw != nil && json.Unmarshal(raw, &dk) == nil {
-			return dk.Keys["ed25519:"+pub]
-		}
-	case target != userID: // another user's master key, by the user-signing key
-		if publicKeyOf(own[keyUserSigning]) == pub {
-			return pub
-		}
-	}
-	return ""
 }

@@ -98,6 +98,13 @@ func Check(userID, deviceID string, req UploadRequest) (*Checked, error) {
 	if c.fallbacks, err = parseKeys(fallbacks); err != nil {
 		return nil, err
 	}
+	algorithms := map[string]bool{}
+	for _, fb := range c.fallbacks {
+		if algorithms[fb.Algorithm] {
+			return nil, mxerr.InvalidParam("at most one fallback key per algorithm, two of %s", fb.Algorithm)
+		}
+		algorithms[fb.Algorithm] = true
+	}
 	return c, nil
 }
 
@@ -136,11 +143,12 @@ func (c *Checked) Store(ctx context.Context, tx *storage.Tx) (map[string]int, er
 	return tx.OneTimeKeyCounts(ctx, c.userID, c.deviceID)
 }
 
-// WakeFor wakes the syncs that track the uploader's devices, once the
-// transaction that stored the upload committed.
+// WakeFor wakes the syncs that track the uploader's devices (its own
+// and those of everyone sharing a room with it), once the transaction
+// that stored the upload committed.
 func (k *Keys) WakeFor(c *Checked) {
 	if c.identity != nil {
-		k.notifier.Wake(c.userID) // the user's other devices track it too
+		k.notifier.WakeShared(c.userID)
 	}
 }
 

@@ -208,8 +208,9 @@ func (m *Media) get(ctx context.Context, u string) (*http.Response, error) {
 	req.Header.Set("Accept", "text/html,application/xhtml+xml;q=0.9,image/*;q=0.8,*/*;q=0.5")
 	resp, err := m.fetcher.Do(req)
 	if err != nil {
+		err = fetchFailed(ctx, err) // before cancel, which would make every failure look like a departed client
 		cancel()
-		return nil, fetchFailed(ctx, err)
+		return nil, err
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		resp.Body.Close()

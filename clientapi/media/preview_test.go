@@ -1,12 +1,14 @@
 package media
 
 import (
+	"bytes"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // previewSite is a local web site for preview tests; hits counts its
@@ -14,6 +16,10 @@ import (
 type previewSite struct {
 	*httptest.Server
 	hits atomic.Int64
+	// largeSent is what /large wrote before the reader went away;
+	// largeDone is set when its handler returned.
+	largeSent atomic.Int64
+	largeDone atomic.Bool
 }
 
 func newPreviewSite(t *testing.T) *previewSite {
@@ -48,6 +54,24 @@ func newPreviewSite(t *testing.T) *previewSite {
 		http.Redirect(w, r, "/plain", http.StatusFound)
 	})
 	mux.HandleFunc("/missing", http.NotFound)
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		select { // answers nothing until the fetcher gives up
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
+	})
+	mux.HandleFunc("/large", func(w http.ResponseWriter, r *http.Request) {
+		defer site.largeDone.Store(true)
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = w.Write([]byte(`<html><head><meta property="og:title" content="Large page"></head><body>`))
+		chunk := bytes.Repeat([]byte("x"), 64<<10)
+		for sent := 0; sent < 256<<20; sent += len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+			site.largeSent.Add(int64(len(chunk)))
+		}
+	})
 	site.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		site.hits.Add(1)
 		mux.ServeHTTP(w, r)
@@ -122,6 +146,37 @@ func TestMedia_Preview(t *testing.T) {
 		t.Run("ErrStatus", func(t *testing.T) {
 			_, err := r.Preview(ctx, site.URL+"/missing")
 			wantErrcode(t, err, http.StatusBadGateway, "M_UNKNOWN")
+		})
+		t.Run("LargePageReadInPart", func(t *testing.T) {
+			site.largeSent.Store(0)
+			site.largeDone.Store(false)
+			got, err := r.Preview(ctx, site.URL+"/large")
+			if err != nil || got["og:title"] != "Large page" {
+				t.Fatalf("got %v (%v), want the title from the page's start", got, err)
+			}
+			waitFor(t, site.largeDone.Load)
+			if sent := site.largeSent.Load(); sent > 64<<20 {
+				t.Errorf("the site sent %d MiB of a 256 MiB page, want the fetch to stop after %d MiB", sent>>20, maxPreviewPage>>20)
+			}
+		})
+		t.Run("ErrConnectionRefused", func(t *testing.T) {
+			closed := httptest.NewServer(http.NotFoundHandler())
+			closed.Close()
+			_, err := r.Preview(ctx, closed.URL+"/page")
+			wantErrcode(t, err, http.StatusBadGateway, "M_UNKNOWN")
+		})
+		t.Run("ErrTimeout", func(t *testing.T) {
+			fetcher := *r.fetcher
+			fetcher.Timeout = 200 * time.Millisecond
+			saved := r.fetcher
+			r.fetcher = &fetcher
+			defer func() { r.fetcher = saved }()
+			start := time.Now()
+			_, err := r.Preview(ctx, site.URL+"/slow")
+			wantErrcode(t, err, http.StatusBadGateway, "M_UNKNOWN")
+			if took := time.Since(start); took > 5*time.Second {
+				t.Errorf("took %v, want the fetch to give up at its timeout", took)
+			}
 		})
 	})
 }

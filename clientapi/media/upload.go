@@ -260,18 +260,16 @@ func (m *Media) receive(ctx context.Context, up Upload) (*tempFile, error) {
 	switch {
 	case errors.Is(err, errTooLarge):
 		return nil, limit.exceeded()
-	case body.err != nil && ctx.Err() != nil:
-		return nil, ctx.Err()
-	case body.err != nil:
-		return nil, mxerr.Unknown("could not read the upload")
+	case body.err != nil: // a client that is gone does not read the answer; one that half-closed does
+		return nil, mxerr.Unknown("could not read the whole upload")
 	case err != nil:
 		return nil, err
 	}
 	return tmp, nil
 }
 
-// bodyReader remembers a read error of the request body, to tell a client
-// that went away from a failing disk.
+// bodyReader remembers a read error of the request body, to tell a body
+// that ended early from a failing disk.
 type bodyReader struct {
 	r   io.Reader
 	err error

@@ -23,8 +23,9 @@ import (
 // over real HTTP. BENCHMARKS.md records their results and commands.
 
 // benchServer starts a server on the dialect with the production password
-// parameters (login and registration cost is the hash's cost).
-func benchServer(b *testing.B, dialect string, production bool) *testServer {
+// parameters (login and registration cost is the hash's cost), its
+// configuration adjusted by configure.
+func benchServer(b *testing.B, dialect string, production bool, configure ...func(cfg *config.Config)) *testServer {
 	b.Helper()
 	cfg := config.Default()
 	cfg.ServerName = "bench.local"
@@ -35,6 +36,9 @@ func benchServer(b *testing.B, dialect string, production bool) *testServer {
 	cfg.RateLimit.Enabled = false
 	if !production {
 		cfg.Passwords.MemoryKiB, cfg.Passwords.Iterations = 64, 1
+	}
+	for _, fn := range configure {
+		fn(cfg)
 	}
 	if err := cfg.Resolve(); err != nil {
 		b.Fatal(err)

@@ -198,6 +198,42 @@ func TestE2EE(t *testing.T) {
 			t.Fatalf("alice decrypts: got %q, want her message and bob's reply", got)
 		}
 
+		t.Run("CrossSigning", func(t *testing.T) {
+			// alice publishes cross-signing keys (the first need no
+			// auth) and signs her device; bob signs alice's master key.
+			// bob's client then trusts alice's device through both
+			// signatures, which it read back from the server.
+			for _, c := range []*e2eeClient{alice, bob} {
+				keys, err := c.mach.GenerateCrossSigningKeys()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := c.mach.PublishCrossSigningKeys(ctx, keys, nil); err != nil {
+					t.Fatalf("publish %s's cross-signing keys: %v", c.UserID, err)
+				}
+				c.mach.CrossSigningKeys = keys
+			}
+			if err := alice.mach.SignOwnDevice(ctx, alice.mach.OwnIdentity()); err != nil {
+				t.Fatalf("alice signs her device: %v", err)
+			}
+			if err := alice.mach.SignOwnMasterKey(ctx); err != nil {
+				t.Fatalf("alice signs her master key with her device: %v", err)
+			}
+			if err := bob.mach.SignUser(ctx, alice.UserID, alice.mach.CrossSigningKeys.MasterKey.PublicKey()); err != nil {
+				t.Fatalf("bob signs alice's master key: %v", err)
+			}
+			fresh := mustE2EEClient(t, mustLogin(t, srv.URL, "bob", "bob password", "laptop"))
+			fresh.mach.CrossSigningKeys = bob.mach.CrossSigningKeys
+			devices, err := fresh.mach.FetchKeys(ctx, []id.UserID{alice.UserID, bob.UserID}, true)
+			if err != nil || devices[alice.UserID][alice.DeviceID] == nil {
+				t.Fatalf("bob's laptop fetches alice's keys: got %v (%v), want her device", devices, err)
+			}
+			trust, err := fresh.mach.ResolveTrustContext(ctx, devices[alice.UserID][alice.DeviceID])
+			if err != nil || trust != id.TrustStateCrossSignedVerified {
+				t.Errorf("bob's laptop's trust in alice's device: got %s (%v), want %s", trust, err, id.TrustStateCrossSignedVerified)
+			}
+		})
+
 		t.Run("NewDevice", func(t *testing.T) {
 			phone := mustE2EEClient(t, mustLogin(t, srv.URL, "bob", "bob password", "phone"))
 			resp := alice.sync(t)

@@ -1,28 +1,35 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/color"
 	"image/png"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/ganglion/ganglion/clientapi/media"
 	"github.com/ganglion/ganglion/config"
+	"github.com/ganglion/ganglion/storage/storagetest"
 )
 
 // rawResponse is an answer read whole, for header and status checks.
@@ -246,6 +253,48 @@ func TestMedia(t *testing.T) {
 			}
 		})
 
+		t.Run("LyingContentLength", func(t *testing.T) {
+			db := storagetest.Open(t, string(cfg.Database.URL))
+			usage, err := db.MediaUsage(ctx, string(alice.UserID))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Declares more than it sends, then stops sending: refused,
+			// nothing stored, no temporary file left.
+			res, err := rawUpload(t, srv.URL, alice.AccessToken, 100_000, "only ten b", true)
+			if err == nil && res.StatusCode != 400 {
+				t.Errorf("body shorter than its Content-Length: got %d, want 400", res.StatusCode)
+			}
+			if after, err := db.MediaUsage(ctx, string(alice.UserID)); err != nil || after != usage {
+				t.Errorf("alice's stored bytes: got %d (%v), want %d as before", after, err, usage)
+			}
+			// Thumbnails of earlier uploads pass through the temporary
+			// directory too: wait for it to empty rather than look once.
+			deadline := time.Now().Add(10 * time.Second)
+			for tmp, _ := os.ReadDir(filepath.Join(cfg.Media.Directory, "tmp")); len(tmp) != 0; tmp, _ = os.ReadDir(filepath.Join(cfg.Media.Directory, "tmp")) {
+				if time.Now().After(deadline) {
+					t.Fatalf("temporary files left: %d", len(tmp))
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			// Sends more than it declares: the upload is the declared
+			// bytes; the rest is not part of it.
+			res, err = rawUpload(t, srv.URL, alice.AccessToken, 5, "hello, and more that is not the upload", false)
+			if err != nil || res.StatusCode != 200 {
+				t.Fatalf("body longer than its Content-Length: got %v (%v), want 200", res, err)
+			}
+			var body struct {
+				URI id.ContentURIString `json:"content_uri"`
+			}
+			if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+				t.Fatal(err)
+			}
+			uri, _ := body.URI.Parse()
+			if got, err := bob.DownloadBytes(ctx, uri); err != nil || string(got) != "hello" {
+				t.Errorf("download: got %q (%v), want the 5 declared bytes", got, err)
+			}
+		})
+
 		t.Run("BadIDs", func(t *testing.T) {
 			uri := mustUploadMedia(t, alice, []byte("secret"), "text/plain", "")
 			for _, path := range []string{
@@ -384,4 +433,29 @@ func (s *byteStream) Read(p []byte) (int, error) {
 		s.n++
 	}
 	return len(p), nil
+}
+
+// rawUpload sends POST /upload over a plain connection with a
+// Content-Length that need not match the body, optionally closing the
+// sending side after the body, and reads the answer (an error if the
+// server closed the connection without one).
+func rawUpload(t *testing.T, serverURL, token string, length int, body string, closeWrite bool) (*http.Response, error) {
+	t.Helper()
+	addr := strings.TrimPrefix(serverURL, "http://")
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := fmt.Fprintf(conn, "POST /_matrix/media/v3/upload HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"+
+		"Content-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s", addr, token, length, body); err != nil {
+		t.Fatal(err)
+	}
+	if closeWrite {
+		if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return http.ReadResponse(bufio.NewReader(conn), nil)
 }

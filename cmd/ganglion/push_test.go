@@ -91,6 +91,11 @@ func TestPushCounts(t *testing.T) {
 		if got := unreadOf(t, mustSync(t, bob, "", 0, ""), room); got.NotificationCount != 2 || got.HighlightCount != 0 {
 			t.Fatalf("after the restart: got %+v, want 2/0", got)
 		}
+		// An incremental sync from a token of before the restart finds the
+		// room's new events in storage (the new process was not told of them).
+		if got := unreadOf(t, mustSync(t, bob, read.NextBatch, 0, ""), room); got.NotificationCount != 2 {
+			t.Fatalf("incremental sync across the restart: got %+v, want 2 notifications", got)
+		}
 	})
 }
 

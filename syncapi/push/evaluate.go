@@ -49,27 +49,40 @@ func (e *Evaluator) catchUp(ctx context.Context) error {
 
 // evaluateBatch evaluates the events after position from up to upto and
 // commits their notifications, the read markings they imply and the new
-// position in one transaction. It returns the position evaluated now:
-// upto, or further if another process's evaluator got there first (its
-// work is kept, this batch's dropped).
+// position in one transaction. Their counts are published in memory (see
+// Counts) before the transaction starts. It returns the position
+// evaluated now: upto, or further if another process's evaluator got
+// there first (its work is kept, this batch's dropped).
 func (e *Evaluator) evaluateBatch(ctx context.Context, from int64, events []roomserver.Event, upto int64) (int64, error) {
 	var notes, reads []storage.Notification
+	f := newFlight()
 	for _, ev := range events {
 		ns, rs, err := e.evaluate(ctx, ev)
 		if err != nil {
 			return 0, fmt.Errorf("evaluate %s: %w", ev.EventID(), err)
 		}
+		for _, n := range ns {
+			f.add(n)
+		}
+		for _, r := range rs {
+			f.read(r)
+		}
 		notes = append(notes, ns...)
 		reads = append(reads, rs...)
 	}
+	e.mu.Lock()
+	e.flight = f
+	e.publishLocked(upto)
+	e.mu.Unlock()
 	done := upto
 	err := e.db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
 		pos, err := tx.LockPushPos(ctx)
 		if err != nil {
 			return err
 		}
-		if pos > from { // another process evaluated these events
+		if pos > from { // another process evaluated and stored these events
 			done = pos
+			e.land(f)
 			return nil
 		}
 		if err := tx.AddNotifications(ctx, notes); err != nil {
@@ -80,9 +93,27 @@ func (e *Evaluator) evaluateBatch(ctx context.Context, from int64, events []room
 				return err
 			}
 		}
-		return tx.SetPushPos(ctx, upto)
+		if err := tx.SetPushPos(ctx, upto); err != nil {
+			return err
+		}
+		e.mu.Lock()
+		f.committing = true // from here the stored counts may include the batch
+		e.mu.Unlock()
+		return nil
 	})
+	e.land(f)
 	return done, err
+}
+
+// land ends a flight: stored, failed or dropped, Counts reads the stored
+// counts alone from now on.
+func (e *Evaluator) land(f *flight) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.flight == f {
+		e.flight = nil
+		close(f.landed)
+	}
 }
 
 // evaluate matches one event against the rules of the room's local joined
@@ -92,7 +123,7 @@ func (e *Evaluator) evaluateBatch(ctx context.Context, from int64, events []room
 // notifications as read"), and leaving a room drops its counts.
 func (e *Evaluator) evaluate(ctx context.Context, ev roomserver.Event) (notes, reads []storage.Notification, err error) {
 	roomID, sender := ev.RoomID().String(), string(ev.SenderID())
-	total, local, err := e.db.JoinedLocal(ctx, roomID, e.serverName)
+	total, local, err := e.joinedLocal(ctx, roomID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, nil, nil
 	}

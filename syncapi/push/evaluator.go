@@ -8,8 +8,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/sirupsen/logrus"
 
+	"github.com/ganglion/ganglion/internal/gencache"
 	"github.com/ganglion/ganglion/internal/logctx"
 	"github.com/ganglion/ganglion/roomserver"
 	"github.com/ganglion/ganglion/storage"
@@ -35,10 +37,18 @@ type Evaluator struct {
 	serverName string
 	wake       chan struct{}
 
-	mu        sync.Mutex
-	processed int64         // every event up to it is evaluated
-	advanced  chan struct{} // closed when processed moves
-	stalled   int64         // a WaitFor for it timed out
+	mu          sync.Mutex
+	processed   int64         // every event up to it is evaluated and its notifications stored
+	advanced    chan struct{} // closed when processed moves
+	published   int64         // every event up to it is evaluated: counts from Counts include it
+	publishedCh chan struct{} // closed when published moves
+	flight      *flight       // the evaluated batch being stored, nil if none
+	stalled     int64         // a WaitFor for it timed out
+
+	// joined caches each room's joined members until a member event of
+	// the room is committed.
+	joinedGens gencache.Generations[string]
+	joined     gencache.Cache[string, joinedMembers]
 
 	cacheMu  sync.Mutex
 	rulesets map[string]*Compiled        // user id -> compiled ruleset and ignored users
@@ -65,12 +75,43 @@ func New(ctx context.Context, serverName string, deps Deps) (*Evaluator, error) 
 	return &Evaluator{
 		db: deps.DB, rooms: deps.Rooms, log: deps.Log, serverName: serverName,
 		wake: make(chan struct{}, 1), processed: pos, advanced: make(chan struct{}),
+		published: pos, publishedCh: make(chan struct{}),
 		rulesets: map[string]*Compiled{}, names: map[storage.EventNID]string{},
+		joined: gencache.Cache[string, joinedMembers]{Max: maxCachedRooms},
 	}, nil
 }
 
 // OnOutput implements roomserver.Subscriber: it wakes Run.
-func (e *Evaluator) OnOutput(context.Context, roomserver.Output) { e.nudge() }
+func (e *Evaluator) OnOutput(_ context.Context, o roomserver.Output) {
+	if o.Type == spec.MRoomMember {
+		e.joinedGens.Advance(o.RoomID)
+	}
+	e.nudge()
+}
+
+// joinedMembers are a room's joined members: how many, and the local ones.
+type joinedMembers struct {
+	total int
+	local []storage.Membership
+}
+
+// maxCachedRooms bounds the rooms whose members are cached.
+const maxCachedRooms = 10_000
+
+// joinedLocal returns the number of a room's joined members and its local
+// joined members (shared: not to be changed), or storage.ErrNotFound.
+func (e *Evaluator) joinedLocal(ctx context.Context, roomID string) (int, []storage.Membership, error) {
+	gen := e.joinedGens.Of(roomID)
+	if j, ok := e.joined.Get(roomID, gen); ok {
+		return j.total, j.local, nil
+	}
+	total, local, err := e.db.JoinedLocal(ctx, roomID, e.serverName)
+	if err != nil {
+		return 0, nil, err
+	}
+	e.joined.Put(roomID, gen, joinedMembers{total, local})
+	return total, local, nil
+}
 
 func (e *Evaluator) nudge() {
 	select {
@@ -111,13 +152,15 @@ func (e *Evaluator) Run(ctx context.Context) error {
 	}
 }
 
-// Processed returns the position up to which every event is evaluated.
+// Processed returns the position up to which every event is evaluated
+// and its notifications stored.
 func (e *Evaluator) Processed() int64 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.processed
 }
 
+// advance records that every event up to pos is stored.
 func (e *Evaluator) advance(pos int64) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -126,6 +169,16 @@ func (e *Evaluator) advance(pos int64) {
 		close(e.advanced)
 		e.advanced = make(chan struct{})
 	}
+	e.publishLocked(pos)
+}
+
+// publishLocked records that every event up to pos is evaluated.
+func (e *Evaluator) publishLocked(pos int64) {
+	if pos > e.published {
+		e.published = pos
+		close(e.publishedCh)
+		e.publishedCh = make(chan struct{})
+	}
 }
 
 // maxWait bounds WaitFor: counts a little stale beat a request that hangs
@@ -133,12 +186,18 @@ func (e *Evaluator) advance(pos int64) {
 const maxWait = 5 * time.Second
 
 // WaitFor waits until every event up to stream position pos is evaluated,
-// so that counts read afterwards include them. It reports whether that
-// happened before ctx ended or a few seconds passed; once a wait timed
-// out, waits for positions up to it return at once until the evaluator
-// gets past it.
-func (e *Evaluator) WaitFor(ctx context.Context, pos int64) bool {
-	done, stalled, advanced := e.waitState(pos)
+// so that counts read afterwards through Counts include them. It reports
+// whether that happened before ctx ended or a few seconds passed; once a
+// wait timed out, waits for positions up to it return at once until the
+// evaluator gets past it.
+func (e *Evaluator) WaitFor(ctx context.Context, pos int64) bool { return e.wait(ctx, pos, false) }
+
+// WaitStored is WaitFor for the notifications of the events being stored,
+// for those who change them in the database (read receipts).
+func (e *Evaluator) WaitStored(ctx context.Context, pos int64) bool { return e.wait(ctx, pos, true) }
+
+func (e *Evaluator) wait(ctx context.Context, pos int64, stored bool) bool {
+	done, stalled, moved := e.waitState(pos, stored)
 	if done || stalled {
 		return done
 	}
@@ -147,7 +206,7 @@ func (e *Evaluator) WaitFor(ctx context.Context, pos int64) bool {
 	defer timer.Stop()
 	for {
 		select {
-		case <-advanced:
+		case <-moved:
 		case <-timer.C:
 			e.mu.Lock()
 			e.stalled = max(e.stalled, pos)
@@ -156,18 +215,22 @@ func (e *Evaluator) WaitFor(ctx context.Context, pos int64) bool {
 		case <-ctx.Done():
 			return false
 		}
-		if done, _, advanced = e.waitState(pos); done {
+		if done, _, moved = e.waitState(pos, stored); done {
 			return true
 		}
 	}
 }
 
-// waitState reports whether pos is evaluated, whether a wait for it timed
-// out, and the channel closed at the next advance.
-func (e *Evaluator) waitState(pos int64) (done, stalled bool, advanced <-chan struct{}) {
+// waitState reports whether pos is evaluated (and stored, if stored),
+// whether a wait for it timed out, and the channel closed at the next
+// move.
+func (e *Evaluator) waitState(pos int64, stored bool) (done, stalled bool, moved <-chan struct{}) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.processed >= pos, pos <= e.stalled, e.advanced
+	if stored {
+		return e.processed >= pos, pos <= e.stalled, e.advanced
+	}
+	return e.published >= pos, pos <= e.stalled, e.publishedCh
 }
 
 // Rules returns a user's ruleset as stored (the server-default one if the

@@ -112,7 +112,7 @@ func (w *world) room(t *testing.T, others ...string) string {
 
 func mustWait(t *testing.T, ev *push.Evaluator, pos int64) {
 	t.Helper()
-	if !ev.WaitFor(t.Context(), pos) {
+	if !ev.WaitStored(t.Context(), pos) {
 		t.Fatalf("evaluator did not reach position %d (at %d)", pos, ev.Processed())
 	}
 }

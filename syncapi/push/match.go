@@ -51,6 +51,11 @@ type condition struct {
 	path []string
 	glob *regexp.Regexp
 	mx   *pushrules.PushCondition
+	// memo names the condition among those whose outcome depends on the
+	// event and the room alone, not on whose rules they are in: an event
+	// matches each once, however many members' rules hold it. "" for
+	// contains_display_name, which asks for the user's display name.
+	memo string
 }
 
 // Compile prepares a ruleset for matching.
@@ -92,10 +97,14 @@ func compileConditions(raw json.RawMessage, globs *globCache) []condition {
 			continue
 		}
 		if mx.Kind == pushrules.KindEventMatch {
-			out[i] = condition{path: SplitPath(mx.Key), glob: globs.get(mx.Pattern, mx.Key == "content.body")}
+			out[i] = condition{path: SplitPath(mx.Key), glob: globs.get(mx.Pattern, mx.Key == "content.body"),
+				memo: string(item)}
 			continue
 		}
 		out[i] = condition{mx: &mx}
+		if mx.Kind != pushrules.KindContainsDisplayName {
+			out[i].memo = string(item)
+		}
 	}
 	return out
 }
@@ -165,6 +174,18 @@ func (r *compiledRule) matches(ev *Event, room pushrules.Room) bool {
 }
 
 func (c *condition) matches(ev *Event, room pushrules.Room) bool {
+	if c.memo == "" {
+		return c.match(ev, room)
+	}
+	if v, ok := ev.memo[c.memo]; ok {
+		return v
+	}
+	v := c.match(ev, room)
+	ev.memo[c.memo] = v
+	return v
+}
+
+func (c *condition) match(ev *Event, room pushrules.Room) bool {
 	switch {
 	case c.glob != nil:
 		value, ok := lookup(ev.fields, c.path).(string)
@@ -279,13 +300,15 @@ func lookup(v any, path []string) any {
 	return v
 }
 
-// Event is one event prepared for matching against many rulesets.
+// Event is one event prepared for matching against many rulesets, one
+// after another (not concurrently), in one room.
 type Event struct {
 	mx       *event.Event
 	fields   map[string]any // the top-level properties event_match sees
 	body     string
 	hasBody  bool
-	mentions bool // content has m.mentions
+	mentions bool            // content has m.mentions
+	memo     map[string]bool // outcomes of conditions by condition.memo
 }
 
 // NewEvent prepares an event for matching from its parts; content is the
@@ -301,6 +324,7 @@ func NewEvent(eventID, roomID, sender, typ string, stateKey *string, content jso
 			StateKey: stateKey, Content: event.Content{VeryRaw: content, Raw: raw},
 		},
 		fields: map[string]any{"event_id": eventID, "room_id": roomID, "sender": sender, "type": typ, "content": raw},
+		memo:   map[string]bool{},
 	}
 	if stateKey != nil {
 		ev.fields["state_key"] = *stateKey

@@ -1,0 +1,139 @@
+package push
+
+import (
+	"context"
+
+	"github.com/ganglion/ganglion/storage"
+)
+
+// A message in a room of a thousand members makes a thousand notification
+// rows, and storing them takes far longer than matching the rules. Every
+// /sync woken by the message needs the counts they add up to, so the
+// evaluator publishes a batch's counts in memory (a flight) as soon as it
+// is evaluated, and Counts adds them to the stored ones until the batch is
+// committed. A reader must never count a batch twice, stored and in
+// flight: the flight turns "committing" before its transaction can
+// commit, and a stored count read while the flight was still "pending"
+// cannot include it.
+
+// flight is an evaluated batch whose notifications are being stored.
+type flight struct {
+	rooms      map[userRoom]*roomCounts
+	committing bool          // its transaction may commit from now on
+	landed     chan struct{} // closed when it is stored or failed
+}
+
+type userRoom struct{ user, room string }
+
+// roomCounts is what a batch changes in a user's counts in a room: threads
+// it reads (all of them if readAll), then adds.
+type roomCounts struct {
+	readAll bool
+	threads map[string]*threadCounts
+}
+
+type threadCounts struct {
+	read               bool // the stored count drops to zero
+	notify, highlights int64
+}
+
+func newFlight() *flight {
+	return &flight{rooms: map[userRoom]*roomCounts{}, landed: make(chan struct{})}
+}
+
+func (f *flight) room(user, room string) *roomCounts {
+	k := userRoom{user, room}
+	rc := f.rooms[k]
+	if rc == nil {
+		rc = &roomCounts{threads: map[string]*threadCounts{}}
+		f.rooms[k] = rc
+	}
+	return rc
+}
+
+// add counts a notification.
+func (f *flight) add(n storage.Notification) {
+	rc := f.room(n.UserID, n.RoomID)
+	tc := rc.threads[n.ThreadID]
+	if tc == nil {
+		tc = &threadCounts{}
+		rc.threads[n.ThreadID] = tc
+	}
+	tc.notify++
+	if n.Highlight {
+		tc.highlights++
+	}
+}
+
+// read applies a read marking of the batch. It reads up to an event of the
+// batch, after every stored notification: the stored counts of its thread
+// (of every thread for ThreadID "") drop to zero, and so do the batch's
+// own notifications before it.
+func (f *flight) read(r storage.Notification) {
+	rc := f.room(r.UserID, r.RoomID)
+	if r.ThreadID == "" {
+		rc.readAll = true
+		clear(rc.threads)
+		return
+	}
+	rc.threads[r.ThreadID] = &threadCounts{read: true}
+}
+
+// apply returns stored counts with the batch's changes.
+func (rc *roomCounts) apply(stored []storage.ThreadCounts) []storage.ThreadCounts {
+	sum := make(map[string]storage.ThreadCounts, len(stored)+len(rc.threads))
+	for _, c := range stored {
+		if tc := rc.threads[c.ThreadID]; rc.readAll || (tc != nil && tc.read) {
+			continue
+		}
+		sum[c.ThreadID] = c
+	}
+	for thread, tc := range rc.threads {
+		c := sum[thread]
+		c.ThreadID = thread
+		c.Notify += tc.notify
+		c.Highlights += tc.highlights
+		sum[thread] = c
+	}
+	out := make([]storage.ThreadCounts, 0, len(sum))
+	for _, c := range sum {
+		if c.Notify > 0 {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Counts returns a user's unread notification counts in a room per
+// thread, in no particular order, threads without any left out: the
+// stored counts and those of the batch being stored.
+func (e *Evaluator) Counts(ctx context.Context, userID, roomID string) ([]storage.ThreadCounts, error) {
+	for {
+		e.mu.Lock()
+		f := e.flight
+		committing := f != nil && f.committing
+		e.mu.Unlock()
+		if committing {
+			select { // the stored counts may or may not include it: wait until they do
+			case <-f.landed:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			continue
+		}
+		stored, err := e.db.NotificationCounts(ctx, userID, roomID)
+		if err != nil || f == nil {
+			return stored, err
+		}
+		e.mu.Lock()
+		still := e.flight == f && !f.committing
+		e.mu.Unlock()
+		if !still { // it may have committed during the read: read again
+			continue
+		}
+		if rc := f.rooms[userRoom{userID, roomID}]; rc != nil {
+			return rc.apply(stored), nil
+		}
+		return stored, nil
+	}
+}
