@@ -211,18 +211,39 @@ func (a *API) getMembers(w http.ResponseWriter, r *http.Request, s *Session) err
 		}
 	}
 	want, notWant := q.Get("membership"), q.Get("not_membership")
+	for _, v := range []string{want, notWant} {
+		if v != "" && !slices.Contains(memberships, v) {
+			return mxerr.InvalidParam("unknown membership %q", v)
+		}
+	}
 	var members []gmsl.PDU
 	for _, ev := range view {
 		if ev.Type() != spec.MRoomMember {
 			continue
 		}
-		m, err := ev.Membership()
-		if err != nil || (want != "" && m != want) || (notWant != "" && m == notWant) {
-			continue
+		if m, err := ev.Membership(); err == nil && membershipWanted(m, want, notWant) {
+			members = append(members, ev)
 		}
-		members = append(members, ev)
 	}
 	return ok(w, map[string]any{"chunk": syncapi.ToClientEvents(members, a.db.Now())})
+}
+
+// memberships are the values of membership and not_membership.
+var memberships = []string{spec.Join, spec.Invite, spec.Knock, spec.Leave, spec.Ban}
+
+// membershipWanted applies the membership and not_membership filters of
+// /members ("" for not given). Given both, the spec makes them an "or":
+// the membership is want, or it is not notWant.
+func membershipWanted(m, want, notWant string) bool {
+	switch {
+	case want != "" && notWant != "":
+		return m == want || m != notWant
+	case want != "":
+		return m == want
+	case notWant != "":
+		return m != notWant
+	}
+	return true
 }
 
 // stateAtToken is the room state at the point of the timeline a token

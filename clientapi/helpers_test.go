@@ -38,6 +38,8 @@ type testServer struct {
 	DB    *storage.DB
 	Cfg   *config.Config
 	Clock *storagetest.Clock
+	// Notifier tells whether a /sync long-poll is waiting.
+	Notifier *syncapi.Notifier
 }
 
 // testConfig is the default configuration made cheap and permissive for
@@ -126,7 +128,7 @@ func mustServer(t *testing.T, db *storage.DB, clock *storagetest.Clock, cfg *con
 		cancel()
 		wg.Wait()
 	})
-	return &testServer{URL: srv.URL, DB: db, Cfg: cfg, Clock: clock}
+	return &testServer{URL: srv.URL, DB: db, Cfg: cfg, Clock: clock, Notifier: notifier}
 }
 
 // testLogHook routes the server's log to the test: warnings are logged,

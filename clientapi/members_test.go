@@ -2,6 +2,7 @@ package clientapi_test
 
 import (
 	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
 	"testing"
@@ -68,6 +69,65 @@ func TestMembersAt_TimelineStart(t *testing.T) {
 			if got := members(c.at); !slices.Equal(got, c.want) {
 				t.Errorf("%s: members at %s: got %v, want %v", c.name, c.at, got, c.want)
 			}
+		}
+	})
+}
+
+// TestAPI_MembersFilter: /members with membership and not_membership, one
+// member in each membership, the two filters combined as the spec's "or".
+func TestAPI_MembersFilter(t *testing.T) {
+	eachServer(t, nil, func(t *testing.T, s *testServer) {
+		alice := s.mustRegister(t, "alice", "alice password")
+		bob := s.mustRegister(t, "bob", "bob password")
+		carol := s.mustRegister(t, "carol", "carol password")
+		dave := s.mustRegister(t, "dave", "dave password")
+		room := s.dirRoom(t, alice, map[string]any{"preset": "public_chat"})
+		path := v3 + "/rooms/" + url.PathEscape(room)
+		wantOK(t, s.do(t, "POST", path+"/invite", alice.Token, map[string]string{"user_id": bob.ID}))
+		s.dirJoin(t, carol, room)
+		wantOK(t, s.do(t, "POST", path+"/leave", carol.Token, map[string]any{}))
+		s.dirJoin(t, dave, room)
+		wantOK(t, s.do(t, "POST", path+"/ban", alice.Token, map[string]string{"user_id": dave.ID}))
+
+		members := func(query string) []string {
+			t.Helper()
+			var body struct {
+				Chunk []eventSummary `json:"chunk"`
+			}
+			s.getJSON(t, "GET", path+"/members"+query, alice, nil, &body)
+			var out []string
+			for _, ev := range body.Chunk {
+				out = append(out, *ev.StateKey)
+			}
+			slices.Sort(out)
+			return out
+		}
+		for _, c := range []struct {
+			query string
+			want  []string
+		}{
+			{"", []string{alice.ID, bob.ID, carol.ID, dave.ID}},
+			{"?membership=join", []string{alice.ID}},
+			{"?membership=invite", []string{bob.ID}},
+			{"?membership=leave", []string{carol.ID}},
+			{"?membership=ban", []string{dave.ID}},
+			{"?not_membership=leave", []string{alice.ID, bob.ID, dave.ID}},
+			{"?membership=join&not_membership=join", []string{alice.ID, bob.ID, carol.ID, dave.ID}},
+			{"?membership=ban&not_membership=join", []string{bob.ID, carol.ID, dave.ID}},
+			{"?membership=invite&not_membership=invite", []string{alice.ID, bob.ID, carol.ID, dave.ID}},
+		} {
+			if got := members(c.query); !slices.Equal(got, c.want) {
+				t.Errorf("members%s: got %v, want %v", c.query, got, c.want)
+			}
+		}
+		t.Run("ErrUnknownMembership", func(t *testing.T) {
+			for _, q := range []string{"?membership=joined", "?not_membership=x"} {
+				wantErr(t, s.do(t, "GET", path+"/members"+q, alice.Token, nil), http.StatusBadRequest, "M_INVALID_PARAM")
+			}
+		})
+		wantOK(t, s.do(t, "POST", path+"/unban", alice.Token, map[string]string{"user_id": dave.ID}))
+		if got := members("?membership=leave"); !slices.Equal(got, []string{carol.ID, dave.ID}) {
+			t.Errorf("members?membership=leave after the unban: got %v, want carol and dave", got)
 		}
 	})
 }

@@ -85,6 +85,14 @@ func (a *API) messages(w http.ResponseWriter, r *http.Request, s *Session) error
 	if membership == spec.Leave && !a.everMember(r, roomID, s.UserID) && !a.worldReadable(r, roomID) {
 		return mxerr.Forbidden("you are not in this room")
 	}
+	start := q.from
+	if start == 0 && q.backwards {
+		// No from: the page starts at the room's end, read before the page
+		// so that no event falls between the two.
+		if start, err = a.roomEnd(r, roomID); err != nil {
+			return err
+		}
+	}
 	chunk, next, err := a.page(r, s, roomID, q)
 	if err != nil {
 		return err
@@ -93,7 +101,7 @@ func (a *API) messages(w http.ResponseWriter, r *http.Request, s *Session) error
 	if err != nil {
 		return err
 	}
-	resp := map[string]any{"chunk": events, "start": syncapi.PaginationToken(q.from)}
+	resp := map[string]any{"chunk": events, "start": syncapi.PaginationToken(start)}
 	if next != 0 {
 		resp["end"] = syncapi.PaginationToken(next)
 	}
@@ -107,6 +115,15 @@ func (a *API) messages(w http.ResponseWriter, r *http.Request, s *Session) error
 	return ok(w, resp)
 }
 
+// roomEnd is the pagination position just after the room's newest event.
+func (a *API) roomEnd(r *http.Request, roomID string) (int64, error) {
+	newest, err := a.rooms.Timeline(r.Context(), roomID, 0, 0, 1, true)
+	if err != nil || len(newest) == 0 {
+		return 0, err
+	}
+	return newest[0].StreamPos + 1, nil
+}
+
 // page collects up to q.limit visible, filtered events and returns the
 // token position to continue from (0 when the timeline has no more).
 func (a *API) page(r *http.Request, s *Session, roomID string, q messagesQuery) ([]roomserver.Event, int64, error) {
@@ -116,7 +133,10 @@ func (a *API) page(r *http.Request, s *Session, roomID string, q messagesQuery) 
 		return nil, cursor, nil
 	}
 	for {
-		after, before := q.to, cursor
+		// Timeline takes positions strictly between after and before; a
+		// token's position is that of the event just after it, which a
+		// backwards page down to the token includes.
+		after, before := max(q.to-1, 0), cursor
 		if !q.backwards {
 			after, before = max(cursor-1, 0), q.to
 		}

@@ -84,7 +84,8 @@ func (a *API) relations(w http.ResponseWriter, r *http.Request, s *Session) erro
 		return err
 	}
 	if rq.Backwards {
-		rq.Before, rq.After = from, to
+		// The event just after the to token is the last one to return.
+		rq.Before, rq.After = from, max(to-1, 0)
 	} else {
 		rq.After, rq.Before = max(from-1, 0), to
 	}

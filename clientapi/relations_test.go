@@ -3,6 +3,7 @@ package clientapi_test
 import (
 	"encoding/json"
 	"net/url"
+	"slices"
 	"testing"
 )
 
@@ -36,6 +37,58 @@ func TestAPI_RelationsVisibility(t *testing.T) {
 		}
 		if got := page.Chunk[0].membership(); got != "join" {
 			t.Errorf("bob's /relations: got unsigned.membership %s, want join", got)
+		}
+	})
+}
+
+// TestAPI_RelationsRecurse: /relations gives direct relations only, unless
+// recurse=true asks for relations of relations too, with recursion_depth
+// present exactly then; the rel_type filter holds at every level.
+func TestAPI_RelationsRecurse(t *testing.T) {
+	eachServer(t, nil, func(t *testing.T, s *testServer) {
+		alice := s.mustRegister(t, "alice", "alice password")
+		room := s.dirRoom(t, alice, map[string]any{"preset": "public_chat"})
+		rel := func(typ, to string) map[string]any { return map[string]any{"rel_type": typ, "event_id": to} }
+		root := s.pushSend(t, alice, room, map[string]any{"body": "root"})
+		reply := s.pushSend(t, alice, room, map[string]any{"body": "reply", "m.relates_to": rel("m.reference", root)})
+		middle := s.mustSync(t, alice, "").NextBatch
+		nested := s.pushSend(t, alice, room, map[string]any{"body": "nested", "m.relates_to": rel("m.reference", reply)})
+		edit := s.pushSend(t, alice, room, map[string]any{"body": "* nested", "m.new_content": map[string]any{"body": "nested"},
+			"m.relates_to": rel("m.replace", nested)})
+
+		get := func(path string) (ids []string, depth any) {
+			t.Helper()
+			var page struct {
+				Chunk []struct {
+					EventID string `json:"event_id"`
+				} `json:"chunk"`
+				Depth *int `json:"recursion_depth"`
+			}
+			s.getJSON(t, "GET", v1+"/rooms/"+url.PathEscape(room)+"/relations/"+url.PathEscape(root)+path, alice, nil, &page)
+			for _, ev := range page.Chunk {
+				ids = append(ids, ev.EventID)
+			}
+			if page.Depth != nil {
+				return ids, *page.Depth
+			}
+			return ids, nil
+		}
+		for _, c := range []struct {
+			path      string
+			want      []string
+			wantDepth bool
+		}{
+			{"", []string{reply}, false},
+			{"?recurse=false", []string{reply}, false},
+			{"?recurse=true", []string{edit, nested, reply}, true},
+			{"/m.reference?recurse=true", []string{nested, reply}, true},
+			{"?recurse=true&to=" + url.QueryEscape(middle), []string{edit, nested}, true},
+			{"?recurse=true&dir=f&to=" + url.QueryEscape(middle), []string{reply}, true},
+		} {
+			ids, depth := get(c.path)
+			if !slices.Equal(ids, c.want) || (depth != nil) != c.wantDepth {
+				t.Errorf("relations%s: got %v with recursion_depth %v, want %v (depth given: %v)", c.path, ids, depth, c.want, c.wantDepth)
+			}
 		}
 	})
 }

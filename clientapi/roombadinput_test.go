@@ -43,6 +43,12 @@ func TestRoomBadInput(t *testing.T) {
 			r := s.do(t, "PUT", v3+"/rooms/"+room+"/state/org.example.pref/"+strings.Repeat("k", 300), alice.Token, map[string]string{"a": "b"})
 			wantErr(t, r, http.StatusBadRequest, "M_INVALID_PARAM")
 		})
+		t.Run("ErrLongType", func(t *testing.T) {
+			long := "org.example." + strings.Repeat("t", 250)
+			wantErr(t, send(alice.Token, long, "long", map[string]string{"a": "b"}), http.StatusBadRequest, "M_INVALID_PARAM")
+			r := s.do(t, "PUT", v3+"/rooms/"+room+"/state/"+long+"/", alice.Token, map[string]string{"a": "b"})
+			wantErr(t, r, http.StatusBadRequest, "M_INVALID_PARAM")
+		})
 		t.Run("ErrPowerLevel", func(t *testing.T) {
 			wantOK(t, s.do(t, "POST", v3+"/rooms/"+room+"/invite", alice.Token, map[string]string{"user_id": bob.ID}))
 			wantOK(t, s.do(t, "POST", v3+"/rooms/"+room+"/join", bob.Token, map[string]any{}))
@@ -81,12 +87,17 @@ func TestRoomBadInput(t *testing.T) {
 			r := s.do(t, "PUT", v3+"/rooms/"+room+"/redact/"+url.PathEscape("$unknown")+"/r1", alice.Token, map[string]any{})
 			wantErr(t, r, http.StatusNotFound, "M_NOT_FOUND")
 		})
-		// Two members change the same state at once: both are accepted in
-		// some order, and every reader sees the same current state.
+		// Two members (two clients) change the same state at once: both are
+		// accepted in some order, and every reader sees the same current
+		// state.
 		t.Run("ConcurrentStateChange", func(t *testing.T) {
+			pl := s.do(t, "GET", v3+"/rooms/"+room+"/state/m.room.power_levels/", alice.Token, nil)
+			wantOK(t, pl)
+			pl.Body["users"].(map[string]any)[bob.ID] = 50
+			wantOK(t, s.do(t, "PUT", v3+"/rooms/"+room+"/state/m.room.power_levels/", alice.Token, pl.Body))
 			var wg sync.WaitGroup
 			results := make([]response, 2)
-			for i, who := range []string{alice.Token, alice.Token} {
+			for i, who := range []string{alice.Token, bob.Token} {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()

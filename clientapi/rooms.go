@@ -78,7 +78,7 @@ func (a *API) createRoom(w http.ResponseWriter, r *http.Request, s *Session) err
 	if err != nil {
 		return roomError(err)
 	}
-	a.carryFromPredecessor(r.Context(), s.UserID, roomID) // a client upgrading a room by hand
+	a.carryFromPredecessor(r.Context(), s, roomID) // a client upgrading a room by hand
 	return ok(w, map[string]string{"room_id": roomID})
 }
 
@@ -228,7 +228,7 @@ func (a *API) join(w http.ResponseWriter, r *http.Request, s *Session, roomID st
 		return err
 	}
 	a.unforget(r.Context(), s.UserID, roomID)
-	a.carryFromPredecessor(r.Context(), s.UserID, roomID)
+	a.carryFromPredecessor(r.Context(), s, roomID)
 	return ok(w, map[string]string{"room_id": roomID})
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"testing"
 )
 
@@ -236,6 +237,55 @@ func TestAPI_TxnIDs(t *testing.T) {
 		}
 		if got := syncTxn(phone); got != nil {
 			t.Errorf("sync of another device: got transaction_id %v, want none", got)
+		}
+	})
+}
+
+// TestAPI_MessagesTokens: /messages' start names where the page began (the
+// room's end when dir=b has no from, so paging forwards from it gives only
+// what came later), and to stops a page at a token from either direction.
+func TestAPI_MessagesTokens(t *testing.T) {
+	eachServer(t, nil, func(t *testing.T, s *testServer) {
+		alice := s.mustRegister(t, "alice", "alice password")
+		room := s.dirRoom(t, alice, map[string]any{"preset": "public_chat"})
+		s.say(t, alice, room, "m1", "one")
+		s.say(t, alice, room, "m2", "two")
+		middle := s.mustSync(t, alice, "").NextBatch
+		s.say(t, alice, room, "m3", "three")
+		s.say(t, alice, room, "m4", "four")
+
+		page := func(query string) (bodies []string, start string) {
+			t.Helper()
+			var p struct {
+				Start string         `json:"start"`
+				Chunk []eventSummary `json:"chunk"`
+			}
+			s.getJSON(t, "GET", roomPath(room)+"/messages?limit=50&"+query, alice, nil, &p)
+			for _, ev := range p.Chunk {
+				if ev.Type == "m.room.message" {
+					bodies = append(bodies, ev.Content.Body)
+				}
+			}
+			return bodies, p.Start
+		}
+		for _, c := range []struct {
+			query string
+			want  []string
+		}{
+			{"dir=b&to=" + url.QueryEscape(middle), []string{"four", "three"}},
+			{"dir=f&to=" + url.QueryEscape(middle), []string{"one", "two"}},
+			{"dir=b&from=" + url.QueryEscape(middle), []string{"two", "one"}},
+			{"dir=f&from=" + url.QueryEscape(middle), []string{"three", "four"}},
+		} {
+			if got, _ := page(c.query); !slices.Equal(got, c.want) {
+				t.Errorf("messages?%s: got %v, want %v", c.query, got, c.want)
+			}
+		}
+
+		_, start := page("dir=b")
+		s.say(t, alice, room, "m5", "five")
+		if got, _ := page("dir=f&from=" + url.QueryEscape(start)); !slices.Equal(got, []string{"five"}) {
+			t.Errorf("forwards from the start of a dir=b page without from (%s): got %v, want [five]", start, got)
 		}
 	})
 }

@@ -34,10 +34,10 @@ func (a *API) slidingSync(w http.ResponseWriter, r *http.Request, s *Session) er
 	}
 	if v := q.Get("timeout"); v != "" {
 		ms, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || ms < 0 {
+		if err != nil {
 			return mxerr.InvalidParam("timeout must be a number of milliseconds")
 		}
-		req.Timeout = ms
+		req.Timeout = max(ms, 0) // a negative timeout is clamped, like /sync's
 	}
 	if err := req.Validate(); err != nil {
 		return mxerr.InvalidParam("%v", err)

@@ -30,6 +30,9 @@ func (a *API) sync(w http.ResponseWriter, r *http.Request, s *Session) error {
 	}
 	a.syncedPresence(r, s, state)
 	resp, err := a.syncer.Sync(r.Context(), req)
+	if errors.Is(err, syncapi.ErrForeignToken) {
+		return mxerr.InvalidParam("since token was not given out by this server: start again without since")
+	}
 	if err != nil {
 		return err
 	}
@@ -58,7 +61,8 @@ func (a *API) parseSync(r *http.Request, s *Session) (syncapi.Request, error) {
 		if err != nil {
 			return req, mxerr.InvalidParam("timeout must be a number of milliseconds")
 		}
-		req.Timeout = min(max(time.Duration(ms)*time.Millisecond, 0), maxSyncTimeout)
+		// Clamped in milliseconds: a huge value would overflow a Duration.
+		req.Timeout = time.Duration(min(max(ms, 0), maxSyncTimeout.Milliseconds())) * time.Millisecond
 	}
 	if v := q.Get("filter"); v != "" {
 		f, err := a.syncFilter(r, s, v)

@@ -3,12 +3,14 @@ package clientapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
 	"github.com/ganglion/ganglion/internal/logctx"
 	"github.com/ganglion/ganglion/internal/mxerr"
+	"github.com/ganglion/ganglion/roomserver"
 	"github.com/ganglion/ganglion/storage"
 )
 
@@ -17,13 +19,19 @@ import (
 // move along.
 func (a *API) upgradeRoom(w http.ResponseWriter, r *http.Request, s *Session) error {
 	var req struct {
-		NewVersion string `json:"new_version"`
+		NewVersion         string   `json:"new_version"`
+		AdditionalCreators []string `json:"additional_creators"`
 	}
 	if err := a.decode(r, &req); err != nil {
 		return err
 	}
 	if req.NewVersion == "" {
 		return mxerr.MissingParam("new_version is required")
+	}
+	for _, u := range req.AdditionalCreators {
+		if _, err := spec.NewUserID(u, true); err != nil {
+			return mxerr.InvalidParam("invalid user id in additional_creators: %q", u)
+		}
 	}
 	roomID := r.PathValue("roomId")
 	if err := a.requireJoined(r, s, roomID); err != nil {
@@ -33,7 +41,8 @@ func (a *API) upgradeRoom(w http.ResponseWriter, r *http.Request, s *Session) er
 	if err != nil {
 		return err
 	}
-	newRoom, err := a.rooms.Upgrade(r.Context(), roomID, s.UserID, req.NewVersion, member)
+	newRoom, err := a.rooms.Upgrade(r.Context(), roomserver.UpgradeRequest{RoomID: roomID, UserID: s.UserID,
+		NewVersion: req.NewVersion, CreatorMember: member, AdditionalCreators: req.AdditionalCreators})
 	if err != nil {
 		return roomError(err)
 	}
@@ -44,6 +53,7 @@ func (a *API) upgradeRoom(w http.ResponseWriter, r *http.Request, s *Session) er
 		return err
 	}
 	a.carryPushRules(r.Context(), s.UserID, roomID, newRoom)
+	a.carryTags(r.Context(), s.Localpart, roomID, newRoom)
 	return ok(w, map[string]string{"replacement_room": newRoom})
 }
 
@@ -62,16 +72,42 @@ func (a *API) carryPushRules(ctx context.Context, userID, from, to string) {
 
 // carryFromPredecessor gives a user who joined or created a room that
 // replaces another (its create event names a predecessor) its push rules
-// for the old room (client-server API, "Room Upgrades": the server
-// transfers the user's notification settings).
-func (a *API) carryFromPredecessor(ctx context.Context, userID, roomID string) {
+// and tags for the old room (client-server API, "Room Upgrades": the
+// server transfers the user's personal settings).
+func (a *API) carryFromPredecessor(ctx context.Context, s *Session, roomID string) {
 	prev, err := a.predecessor(ctx, roomID)
 	if err != nil {
 		a.log.WithError(err).WithField(logctx.FieldRoomID, roomID).Warn("read the joined room's predecessor")
 		return
 	}
 	if prev != "" {
-		a.carryPushRules(ctx, userID, prev, roomID)
+		a.carryPushRules(ctx, s.UserID, prev, roomID)
+		a.carryTags(ctx, s.Localpart, prev, roomID)
+	}
+}
+
+// carryTags gives a user who joined the room to, the upgrade of the room
+// from, its tags on from, unless it tagged to already (the spec's room
+// upgrades: personal settings such as tags are carried over). The join
+// stands whatever happens here, so a failure is logged, not returned.
+func (a *API) carryTags(ctx context.Context, localpart, from, to string) {
+	tags, err := a.db.AccountData(ctx, localpart, from, tagType)
+	if errors.Is(err, storage.ErrNotFound) {
+		return
+	}
+	if err == nil {
+		err = a.db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
+			_, err := tx.UpdateAccountData(ctx, localpart, to, tagType, func(old json.RawMessage) (json.RawMessage, error) {
+				if old != nil {
+					return nil, errUnchanged
+				}
+				return tags, nil
+			})
+			return err
+		})
+	}
+	if err != nil && !errors.Is(err, errUnchanged) {
+		a.log.WithError(err).WithField(logctx.FieldRoomID, to).Warn("carry room tags over a room upgrade")
 	}
 }
 

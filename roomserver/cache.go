@@ -119,15 +119,18 @@ func (c *roomCache) put(ri *roomInfo) {
 }
 
 // eventCache keeps parsed events by NID. Stored events only change by
-// redaction, which replaces the entry.
+// redaction, which drops the entry. A reader that loaded an event before
+// its redaction committed may put it back after the drop; redacted remembers
+// the redacted NIDs so that such a stale, unredacted copy is refused.
 type eventCache struct {
-	mu     sync.RWMutex
-	max    int
-	events map[storage.EventNID]gmsl.PDU
+	mu       sync.RWMutex
+	max      int
+	events   map[storage.EventNID]gmsl.PDU
+	redacted map[storage.EventNID]struct{}
 }
 
 func newEventCache(max int) *eventCache {
-	return &eventCache{max: max, events: map[storage.EventNID]gmsl.PDU{}}
+	return &eventCache{max: max, events: map[storage.EventNID]gmsl.PDU{}, redacted: map[storage.EventNID]struct{}{}}
 }
 
 func (c *eventCache) get(nid storage.EventNID) (gmsl.PDU, bool) {
@@ -140,6 +143,9 @@ func (c *eventCache) get(nid storage.EventNID) (gmsl.PDU, bool) {
 func (c *eventCache) put(nid storage.EventNID, e gmsl.PDU) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if _, redacted := c.redacted[nid]; redacted && !e.Redacted() {
+		return // read before its redaction: stale
+	}
 	evictRandom(c.events, c.max)
 	c.events[nid] = e
 }
@@ -158,8 +164,12 @@ func evictRandom[K comparable, V any](m map[K]V, max int) {
 	}
 }
 
+// drop forgets a redacted event's cached copy, and refuses unredacted
+// copies of it from now on.
 func (c *eventCache) drop(nid storage.EventNID) {
 	c.mu.Lock()
 	delete(c.events, nid)
+	evictRandom(c.redacted, c.max)
+	c.redacted[nid] = struct{}{}
 	c.mu.Unlock()
 }

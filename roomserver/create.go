@@ -88,7 +88,9 @@ func (r *Roomserver) CreateRoom(ctx context.Context, req CreateRequest) (string,
 }
 
 // createContent is the m.room.create content: creation_content plus the
-// room version, and the creator in versions that still name it there.
+// room version, and the creator in versions that still name it there. In
+// versions with privileged creators (12 on), trusted_private_chat appends
+// the invitees to additional_creators, as the spec's createRoom asks.
 func createContent(req CreateRequest, v gmsl.IRoomVersion) json.RawMessage {
 	content := objectOf(req.CreationContent)
 	content["room_version"] = string(v.Version())
@@ -97,7 +99,31 @@ func createContent(req CreateRequest, v gmsl.IRoomVersion) json.RawMessage {
 	} else {
 		delete(content, "creator")
 	}
+	if v.PrivilegedCreators() && req.Preset == PresetTrustedPrivate && len(req.Invites) > 0 {
+		content["additional_creators"] = additionalCreators(content["additional_creators"], req)
+	}
 	return mustJSON(content)
+}
+
+// additionalCreators is the given additional_creators (kept as it is if
+// it is not a list: the auth rules judge it) with the invitees appended
+// once each.
+func additionalCreators(given any, req CreateRequest) any {
+	list, ok := given.([]any)
+	if given != nil && !ok {
+		return given
+	}
+	seen := map[any]bool{req.Creator: true}
+	for _, u := range list {
+		seen[u] = true
+	}
+	for _, invitee := range req.Invites {
+		if !seen[invitee] {
+			list = append(list, invitee)
+			seen[invitee] = true
+		}
+	}
+	return list
 }
 
 // createEvents lists the events after m.room.create, in order.
@@ -143,13 +169,15 @@ func createEvents(req CreateRequest, v gmsl.IRoomVersion) []Proto {
 
 // powerLevels is the initial m.room.power_levels content: the spec's
 // defaults, the creator (and for trusted_private_chat the invitees) at
-// 100, then power_level_content_override on top.
+// 100, then power_level_content_override on top. Versions with privileged
+// creators list no creator in users: the creator and the trusted invitees
+// (additional creators there) have the highest power already.
 func powerLevels(req CreateRequest, v gmsl.IRoomVersion) json.RawMessage {
 	users := map[string]any{}
 	if !v.PrivilegedCreators() {
 		users[req.Creator] = 100
 	}
-	if req.Preset == PresetTrustedPrivate {
+	if req.Preset == PresetTrustedPrivate && !v.PrivilegedCreators() {
 		for _, invitee := range req.Invites {
 			users[invitee] = 100
 		}

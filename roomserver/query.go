@@ -192,10 +192,14 @@ func (r *Roomserver) fromRow(ctx context.Context, row storage.Event) (Event, err
 }
 
 // fromRows turns stored event rows into Events, parsing through the cache.
+// A cached copy older than the row's redaction is not used.
 func (r *Roomserver) fromRows(ctx context.Context, rows []storage.Event) ([]Event, error) {
 	out := make([]Event, 0, len(rows))
 	for _, row := range rows {
 		pdu, ok := r.pdus.get(row.NID)
+		if ok && row.RedactedBy != "" && !pdu.Redacted() {
+			ok = false
+		}
 		if !ok {
 			var err error
 			if pdu, err = r.parseStored(ctx, row); err != nil {

@@ -60,33 +60,38 @@ type RelationsQuery struct {
 const maxRelationDepth = 3
 
 // Relations returns the events that relate to an event (newest first when
-// backwards), and how deep it followed relations.
+// backwards), and how deep it followed relations. A recursive query walks
+// every relation of relations first and applies the relation type, event
+// type and position range to what it found, so that an event in range is
+// found through a parent out of it.
 func (r *Roomserver) Relations(ctx context.Context, q RelationsQuery) ([]Event, int, error) {
 	room, err := r.roomRow(ctx, q.RoomID)
 	if err != nil {
 		return nil, 0, err
 	}
-	parents, depth := []string{q.ParentID}, 1
 	var rels []storage.Relation
-	for {
+	depth := 1
+	if q.Recurse {
+		if rels, depth, err = r.relationTree(ctx, room.NID, q.ParentID); err != nil {
+			return nil, 0, err
+		}
+		rels = slices.DeleteFunc(rels, func(rel storage.Relation) bool {
+			return (q.RelType != "" && rel.RelType != q.RelType) || (q.Type != "" && rel.Type != q.Type) ||
+				(q.After != 0 && rel.StreamPos <= q.After) || (q.Before != 0 && rel.StreamPos >= q.Before)
+		})
+	} else {
 		found, err := r.db.Relations(ctx, storage.RelationQuery{
-			ParentIDs: parents, RelType: q.RelType, Type: q.Type,
+			ParentIDs: []string{q.ParentID}, RelType: q.RelType, Type: q.Type,
 			After: q.After, Before: q.Before, Backwards: q.Backwards,
 		})
 		if err != nil {
 			return nil, 0, err
 		}
-		parents = parents[:0]
 		for _, rel := range found {
 			if rel.Room == room.NID {
 				rels = append(rels, rel)
-				parents = append(parents, rel.EventID)
 			}
 		}
-		if !q.Recurse || len(parents) == 0 || depth == maxRelationDepth {
-			break
-		}
-		depth++
 	}
 	sortRelations(rels, q.Backwards)
 	if q.Limit > 0 && len(rels) > q.Limit {
@@ -94,6 +99,32 @@ func (r *Roomserver) Relations(ctx context.Context, q RelationsQuery) ([]Event, 
 	}
 	out, err := r.relationEvents(ctx, rels)
 	return out, depth, err
+}
+
+// relationTree returns every relation in the room under the event, down to
+// maxRelationDepth levels, and the depth it reached.
+func (r *Roomserver) relationTree(ctx context.Context, room storage.RoomNID, parentID string) ([]storage.Relation, int, error) {
+	var rels []storage.Relation
+	seen := map[string]bool{parentID: true}
+	parents, depth := []string{parentID}, 1
+	for {
+		found, err := r.db.Relations(ctx, storage.RelationQuery{ParentIDs: parents})
+		if err != nil {
+			return nil, 0, err
+		}
+		parents = nil
+		for _, rel := range found {
+			if rel.Room == room && !seen[rel.EventID] {
+				seen[rel.EventID] = true
+				rels = append(rels, rel)
+				parents = append(parents, rel.EventID)
+			}
+		}
+		if len(parents) == 0 || depth == maxRelationDepth {
+			return rels, depth, nil
+		}
+		depth++
+	}
 }
 
 // relationEvents returns the relating events of rels in their order, with

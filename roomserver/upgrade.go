@@ -15,12 +15,23 @@ var upgradeCopiedState = []string{
 	"m.room.avatar", "m.room.encryption", "m.room.server_acl", spec.MRoomCanonicalAlias,
 }
 
+// UpgradeRequest is a local user's request to upgrade a room.
+type UpgradeRequest struct {
+	RoomID, UserID, NewVersion string
+	CreatorMember              json.RawMessage // the upgrader's join content in the new room
+	// AdditionalCreators are the new room's creators besides the upgrader,
+	// in versions that have them (ignored in others); the old room's are
+	// not carried over.
+	AdditionalCreators []string
+}
+
 // Upgrade replaces a room with a new room of another version: the new room
 // names its predecessor and takes over the old room's settings, power
 // levels and bans; the old room gets a tombstone pointing at the new one,
 // and its power levels stop ordinary users from talking or inviting there.
 // The user must be allowed to send the tombstone. Returns the new room id.
-func (r *Roomserver) Upgrade(ctx context.Context, roomID, userID, newVersion string, creatorMember json.RawMessage) (string, error) {
+func (r *Roomserver) Upgrade(ctx context.Context, u UpgradeRequest) (string, error) {
+	roomID, userID, newVersion := u.RoomID, u.UserID, u.NewVersion
 	if !SupportedVersion(newVersion) {
 		return "", &UnsupportedVersionError{Version: newVersion}
 	}
@@ -45,10 +56,15 @@ func (r *Roomserver) Upgrade(ctx context.Context, roomID, userID, newVersion str
 		return "", errOr(err, ErrRoomNotFound)
 	}
 	creation["predecessor"] = map[string]string{"room_id": roomID, "event_id": last[0].EventID()}
+	creators := []string{userID}
+	if v := gmsl.MustGetRoomVersion(gmsl.RoomVersion(newVersion)); v.PrivilegedCreators() && len(u.AdditionalCreators) > 0 {
+		creation["additional_creators"] = u.AdditionalCreators
+		creators = append(creators, u.AdditionalCreators...)
+	}
 	req := CreateRequest{Creator: userID, Version: newVersion, CreationContent: mustJSON(creation),
-		CreatorMember: creatorMember, Preset: PresetPrivate}
+		CreatorMember: u.CreatorMember, Preset: PresetPrivate}
 	if pl := byKey[gmsl.StateKeyTuple{EventType: spec.MRoomPowerLevels}]; pl != nil {
-		req.PowerLevels = upgradedPowerLevels(pl, userID, newVersion)
+		req.PowerLevels = upgradedPowerLevels(pl, creators, newVersion)
 	}
 	for _, typ := range upgradeCopiedState {
 		if ev := byKey[gmsl.StateKeyTuple{EventType: typ}]; ev != nil {
@@ -114,12 +130,15 @@ func mayTombstone(state map[gmsl.StateKeyTuple]gmsl.PDU, userID string) error {
 }
 
 // upgradedPowerLevels copies the old room's power levels, dropping the
-// upgrader from the users list in versions where creators are implicit.
-func upgradedPowerLevels(pl gmsl.PDU, userID, newVersion string) json.RawMessage {
+// creators from the users list in versions where creators are implicit
+// (and may not be listed).
+func upgradedPowerLevels(pl gmsl.PDU, creators []string, newVersion string) json.RawMessage {
 	content := objectOf(pl.Content())
 	if v, err := gmsl.GetRoomVersion(gmsl.RoomVersion(newVersion)); err == nil && v.PrivilegedCreators() {
 		if users, ok := content["users"].(map[string]any); ok {
-			delete(users, userID)
+			for _, c := range creators {
+				delete(users, c)
+			}
 		}
 	}
 	return mustJSON(content)

@@ -3,6 +3,7 @@ package roomserver
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 
 	gmsl "github.com/matrix-org/gomatrixserverlib"
@@ -22,13 +23,15 @@ const (
 // Visible returns the events the user may see, in the same order, by the
 // spec's history visibility rules: the room's m.room.history_visibility and
 // the user's membership, both as they were when each event was sent, and
-// for "shared" also the user's current membership. Each returned event has
-// UserMembership set, from the same per-snapshot reads.
+// for "shared" whether the user joined at any point after the event (so a
+// user who left keeps the shared history from before the join). Each
+// returned event has UserMembership set, from the same per-snapshot reads.
 func (r *Roomserver) Visible(ctx context.Context, userID string, events []Event) ([]Event, error) {
 	if len(events) == 0 {
 		return events, nil
 	}
-	v := visibilityCheck{r: r, userID: userID, roomID: events[0].RoomID().String(), memo: map[storage.SnapshotNID]visibleAt{}}
+	v := visibilityCheck{r: r, userID: userID, roomID: events[0].RoomID().String(), memo: map[storage.SnapshotNID]visibleAt{},
+		lastJoin: -1}
 	out := events[:0:0]
 	for _, e := range events {
 		ok, err := v.visible(ctx, e)
@@ -52,7 +55,10 @@ type visibilityCheck struct {
 	// current is the user's current membership, read only when a rule
 	// needs it ("" until then): a joined member's sync never does.
 	current string
-	memo    map[storage.SnapshotNID]visibleAt
+	// lastJoin is the stream position of the user's latest join (0 for
+	// never), read only when a rule needs it (-1 until then).
+	lastJoin int64
+	memo     map[storage.SnapshotNID]visibleAt
 }
 
 // currentMembership reads the user's current membership once.
@@ -95,9 +101,71 @@ func (v *visibilityCheck) visible(ctx context.Context, e Event) (bool, error) {
 		if at.membership == spec.Join {
 			return true, nil
 		}
-		current, err := v.currentMembership(ctx)
+		return v.joinedAfter(ctx, e.StreamPos)
+	}
+}
+
+// maxMembershipWalk bounds how many of the user's membership events
+// joinedAfter walks back through.
+const maxMembershipWalk = 64
+
+// joinedAfter reports whether the user joined the room at any point after
+// the event at stream position pos: whether its latest join came later.
+// A user joined now did (it was not joined at the event); for others the
+// user's membership events are walked back from the current state, each
+// through the state before it, to the latest join.
+func (v *visibilityCheck) joinedAfter(ctx context.Context, pos int64) (bool, error) {
+	current, err := v.currentMembership(ctx)
+	if err != nil || current == spec.Join {
 		return current == spec.Join, err
 	}
+	if v.lastJoin < 0 {
+		if v.lastJoin, err = v.r.lastJoin(ctx, v.roomID, v.userID); err != nil {
+			return false, err
+		}
+	}
+	return v.lastJoin > pos, nil
+}
+
+// lastJoin returns the stream position of the user's latest join to the
+// room, or 0 if none is found.
+func (r *Roomserver) lastJoin(ctx context.Context, roomID, userID string) (int64, error) {
+	room, err := r.roomRow(ctx, roomID)
+	if err != nil {
+		return 0, err
+	}
+	t, ok, err := r.db.LookupTypeNID(ctx, spec.MRoomMember)
+	if err != nil || !ok {
+		return 0, err
+	}
+	k, ok, err := r.db.LookupStateKeyNID(ctx, userID)
+	if err != nil || !ok {
+		return 0, err
+	}
+	snapshot := room.Snapshot
+	for range maxMembershipWalk {
+		nid, err := r.db.SnapshotEntry(ctx, snapshot, t, k)
+		if err != nil || nid == 0 {
+			return 0, err
+		}
+		rows, err := r.db.EventsByNID(ctx, []storage.EventNID{nid})
+		if err != nil || len(rows) == 0 {
+			return 0, err
+		}
+		var ev struct {
+			Content struct {
+				Membership string `json:"membership"`
+			} `json:"content"`
+		}
+		if err := json.Unmarshal(rows[0].JSON, &ev); err != nil {
+			return 0, fmt.Errorf("read membership event %d: %w", nid, err)
+		}
+		if ev.Content.Membership == spec.Join {
+			return rows[0].StreamPos, nil
+		}
+		snapshot = rows[0].BeforeSnapshot
+	}
+	return 0, nil
 }
 
 // membershipAfter is the user's membership in the state after e, which

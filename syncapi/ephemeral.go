@@ -23,8 +23,15 @@ func (run *syncRun) ephemeral(ctx context.Context, memberships []storage.UserMem
 			joined = append(joined, m.RoomID)
 		}
 	}
+	var f *RoomEventFilter
+	if run.filter.Room != nil {
+		f = run.filter.Room.Ephemeral
+	}
 	out := map[string][]any{}
 	for _, roomID := range joined {
+		if !f.AllowsSenderless(roomID, "m.typing") {
+			continue
+		}
 		users, changed := run.s.typing.Since(roomID, run.since.Typing)
 		if changed || (run.initial && len(users) > 0) {
 			if users == nil {
@@ -69,7 +76,9 @@ func (run *syncRun) ephemeral(ctx context.Context, memberships []storage.UserMem
 		users[r.UserID] = data
 	}
 	for roomID, content := range byRoom {
-		out[roomID] = append(out[roomID], map[string]any{"type": "m.receipt", "content": content})
+		if f.AllowsSenderless(roomID, "m.receipt") {
+			out[roomID] = append(out[roomID], map[string]any{"type": "m.receipt", "content": content})
+		}
 	}
 	return out, nil
 }

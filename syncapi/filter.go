@@ -3,9 +3,13 @@
 package syncapi
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+
+	gmsl "github.com/matrix-org/gomatrixserverlib"
 )
 
 // Filter is a client's filter for /sync and /messages, as in the spec's
@@ -105,8 +109,8 @@ func validIDs(name string, sigil byte, ids *[]string) error {
 }
 
 // Allows reports whether the filter lets an event of the type from the
-// sender through. Types may end in "*" to match a prefix. A nil filter
-// allows everything.
+// sender through. A "*" in a type matches any sequence of characters. A
+// nil filter allows everything.
 func (f *EventFilter) Allows(typ, sender string) bool {
 	if f == nil {
 		return true
@@ -135,6 +139,42 @@ func (f *EventFilter) Allows(typ, sender string) bool {
 	return true
 }
 
+// AllowsPDU reports whether the filter lets a room event through: its
+// type, sender and room, and whether its content has a url when the
+// filter's contains_url asks.
+func (f *RoomEventFilter) AllowsPDU(ev gmsl.PDU) bool {
+	if f == nil {
+		return true
+	}
+	hasURL := f.ContainsURL != nil && contentHasURL(ev.Content())
+	return f.AllowsRoom(ev.RoomID().String()) && f.AllowsEvent(ev.Type(), string(ev.SenderID()), hasURL)
+}
+
+// AllowsRoom applies the filter's rooms and not_rooms to events of a room.
+func (f *RoomEventFilter) AllowsRoom(roomID string) bool {
+	if f == nil {
+		return true
+	}
+	if slices.Contains(f.NotRooms, roomID) {
+		return false
+	}
+	return f.Rooms == nil || slices.Contains(*f.Rooms, roomID)
+}
+
+// AllowsSenderless applies the filter to data of a room that has no
+// sender or content to judge: ephemeral events and room account data.
+func (f *RoomEventFilter) AllowsSenderless(roomID, typ string) bool {
+	return f == nil || (f.AllowsRoom(roomID) && f.EventFilter.Allows(typ, ""))
+}
+
+// contentHasURL reports whether event content has a url key.
+func contentHasURL(content []byte) bool {
+	var c struct {
+		URL json.RawMessage `json:"url"`
+	}
+	return json.Unmarshal(content, &c) == nil && c.URL != nil
+}
+
 // AllowsEvent is Allows plus the room filters' contains_url.
 func (f *RoomEventFilter) AllowsEvent(typ, sender string, hasURL bool) bool {
 	if f == nil {
@@ -155,9 +195,24 @@ func anyMatches(patterns []string, typ string) bool {
 	return false
 }
 
+// typeMatches matches an event type against a filter's pattern, in which
+// each "*" stands for any sequence of characters.
 func typeMatches(pattern, typ string) bool {
-	if prefix, ok := strings.CutSuffix(pattern, "*"); ok {
-		return strings.HasPrefix(typ, prefix)
+	parts := strings.Split(pattern, "*")
+	if len(parts) == 1 {
+		return pattern == typ
 	}
-	return pattern == typ
+	if !strings.HasPrefix(typ, parts[0]) {
+		return false
+	}
+	typ = typ[len(parts[0]):]
+	last := parts[len(parts)-1]
+	for _, p := range parts[1 : len(parts)-1] {
+		i := strings.Index(typ, p)
+		if i < 0 {
+			return false
+		}
+		typ = typ[i+len(p):]
+	}
+	return len(typ) >= len(last) && strings.HasSuffix(typ, last)
 }

@@ -30,3 +30,31 @@ func TestFilter_Validate(t *testing.T) {
 		})
 	}
 }
+
+func TestTypeMatches(t *testing.T) {
+	tests := []struct {
+		pattern, typ string
+		want         bool
+	}{
+		{"m.room.message", "m.room.message", true},
+		{"m.room.message", "m.room.messages", false},
+		{"*", "anything", true},
+		{"*", "", true},
+		{"m.room.*", "m.room.member", true},
+		{"m.room.*", "m.roomy", false},
+		{"*.member", "m.room.member", true},
+		{"*.member", "m.room.members", false},
+		{"org.*.thing", "org.example.thing", true},
+		{"org.*.thing", "org.thing", false},
+		{"a*b*c", "abc", true},
+		{"a*b*c", "axxbyyc", true},
+		{"a*b*c", "acb", false},
+		{"ab*ba", "aba", false},
+		{"**", "x", true},
+	}
+	for _, tt := range tests {
+		if got := typeMatches(tt.pattern, tt.typ); got != tt.want {
+			t.Errorf("typeMatches(%q, %q) = %v, want %v", tt.pattern, tt.typ, got, tt.want)
+		}
+	}
+}

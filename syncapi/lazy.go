@@ -19,16 +19,20 @@ import (
 // member events of users the device was sent before.
 
 // lazyMembers returns the member events of a lazy-loading sync of a room:
-// those of state (in its order) that are wanted, then those of senders
-// whose member event state lacks, read at the timeline's start. full says
+// those of state (in its order) that are wanted, then those of senders and
+// heroes (the summary's, which the spec requires) whose member event state
+// lacks, read at the timeline's start. full says
 // state is the room's full state (the client starts afresh with the room):
 // then nothing counts as redundant. It records what it returns, and the
 // timeline's member events, as sent to the device.
 func (run *syncRun) lazyMembers(ctx context.Context, roomID string, state []gmsl.PDU, w timelineWindow, full bool,
-	f *RoomEventFilter) ([]gmsl.PDU, error) {
+	heroes []string, f *RoomEventFilter) ([]gmsl.PDU, error) {
 	want := map[string]bool{}
 	for _, ev := range w.events {
 		want[string(ev.SenderID())] = true
+	}
+	for _, h := range heroes {
+		want[h] = true
 	}
 	if full {
 		want[run.req.UserID] = true
@@ -37,7 +41,7 @@ func (run *syncRun) lazyMembers(ctx context.Context, roomID string, state []gmsl
 	var out []gmsl.PDU
 	have := map[string]bool{}
 	for _, ev := range state {
-		if ev.Type() != spec.MRoomMember || !f.AllowsEvent(ev.Type(), string(ev.SenderID()), false) {
+		if ev.Type() != spec.MRoomMember || !f.AllowsPDU(ev) {
 			continue
 		}
 		key := *ev.StateKey()
@@ -85,7 +89,7 @@ func (run *syncRun) membersBefore(ctx context.Context, w timelineWindow, users [
 		return nil, err
 	}
 	return slices.DeleteFunc(members, func(ev gmsl.PDU) bool {
-		return !f.AllowsEvent(ev.Type(), string(ev.SenderID()), false)
+		return !f.AllowsPDU(ev)
 	}), nil
 }
 

@@ -1,7 +1,10 @@
 package syncapi
 
 import (
+	"cmp"
 	"context"
+	"fmt"
+	"slices"
 
 	gmsl "github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -41,7 +44,7 @@ func (run *syncRun) timeline(ctx context.Context, roomID string, after, upto int
 	}
 	for i := len(visible) - 1; i >= 0; i-- {
 		ev := visible[i]
-		if f.AllowsEvent(ev.Type(), string(ev.SenderID()), false) && !run.ignored.Hides(ev) {
+		if f.AllowsPDU(ev) && !run.ignored.Hides(ev) {
 			w.events = append(w.events, ev)
 		}
 	}
@@ -76,17 +79,19 @@ func (run *syncRun) joined(ctx context.Context, roomID string, membershipChanged
 	if err != nil {
 		return nil, err
 	}
-	if state, err = run.filterState(ctx, roomID, state, w, full); err != nil {
+	var heroes []string
+	if full || hasMembershipEvent(w) {
+		if jr.Summary, err = run.summary(ctx, roomID); err != nil {
+			return nil, err
+		}
+		heroes = jr.Summary.Heroes
+	}
+	if state, err = run.filterState(ctx, roomID, state, w, full, heroes); err != nil {
 		return nil, err
 	}
 	jr.State = eventList(ToClientEvents(state, run.now))
 	if jr.UnreadNotifications, jr.UnreadThreadNotifications, err = run.unread(ctx, roomID); err != nil {
 		return nil, err
-	}
-	if full || hasMembershipEvent(w) {
-		if jr.Summary, err = run.summary(ctx, roomID); err != nil {
-			return nil, err
-		}
 	}
 	return jr, nil
 }
@@ -109,8 +114,10 @@ func (run *syncRun) timelineJSON(ctx context.Context, w timelineWindow) (Timelin
 }
 
 // filterState applies the state filter and lazy loading of members (see
-// lazyMembers). full says state is the room's full state.
-func (run *syncRun) filterState(ctx context.Context, roomID string, state []gmsl.PDU, w timelineWindow, full bool) ([]gmsl.PDU, error) {
+// lazyMembers). full says state is the room's full state; heroes are the
+// summary's, whose member events lazy loading must send too.
+func (run *syncRun) filterState(ctx context.Context, roomID string, state []gmsl.PDU, w timelineWindow, full bool,
+	heroes []string) ([]gmsl.PDU, error) {
 	var f *RoomEventFilter
 	if run.filter.Room != nil {
 		f = run.filter.Room.State
@@ -118,14 +125,14 @@ func (run *syncRun) filterState(ctx context.Context, roomID string, state []gmsl
 	lazy := f != nil && f.LazyLoadMembers
 	out := state[:0:0]
 	for _, ev := range state {
-		if f.AllowsEvent(ev.Type(), string(ev.SenderID()), false) && (!lazy || ev.Type() != spec.MRoomMember) {
+		if f.AllowsPDU(ev) && (!lazy || ev.Type() != spec.MRoomMember) {
 			out = append(out, ev)
 		}
 	}
 	if !lazy {
 		return out, nil
 	}
-	members, err := run.lazyMembers(ctx, roomID, state, w, full, f)
+	members, err := run.lazyMembers(ctx, roomID, state, w, full, heroes, f)
 	if err != nil {
 		return nil, err
 	}
@@ -144,28 +151,43 @@ func hasMembershipEvent(w timelineWindow) bool {
 // maxHeroes is how many other members name a room without a name.
 const maxHeroes = 5
 
-// summary counts the room's members and picks heroes: other joined or
-// invited members, by user id.
+// summary counts the room's members and picks heroes: the first other
+// joined or invited members by stream order, or when there are none, the
+// first other members who left or were banned.
 func (run *syncRun) summary(ctx context.Context, roomID string) (*Summary, error) {
-	joined, err := run.s.rooms.Members(ctx, roomID, spec.Join)
+	room, err := run.s.db.Room(ctx, roomID)
+	if err != nil {
+		return nil, fmt.Errorf("summary of %s: %w", roomID, err)
+	}
+	ms, err := run.s.db.RoomMembers(ctx, room.NID, "")
 	if err != nil {
 		return nil, err
 	}
-	invited, err := run.s.rooms.Members(ctx, roomID, spec.Invite)
-	if err != nil {
-		return nil, err
-	}
-	nj, ni := len(joined), len(invited)
-	sum := &Summary{Joined: &nj, Invited: &ni}
-	for _, ev := range append(joined, invited...) {
-		if len(sum.Heroes) == maxHeroes {
-			break
+	slices.SortStableFunc(ms, func(a, b storage.Membership) int { return cmp.Compare(a.StreamPos, b.StreamPos) })
+	var nj, ni int
+	var present, gone []string
+	for _, m := range ms {
+		switch m.Membership {
+		case spec.Join:
+			nj++
+		case spec.Invite:
+			ni++
 		}
-		if user := *ev.StateKey(); user != run.req.UserID {
-			sum.Heroes = append(sum.Heroes, user)
+		if m.UserID == run.req.UserID {
+			continue
+		}
+		switch m.Membership {
+		case spec.Join, spec.Invite:
+			present = append(present, m.UserID)
+		case spec.Leave, spec.Ban:
+			gone = append(gone, m.UserID)
 		}
 	}
-	return sum, nil
+	heroes := present
+	if len(heroes) == 0 {
+		heroes = gone
+	}
+	return &Summary{Joined: &nj, Invited: &ni, Heroes: heroes[:min(len(heroes), maxHeroes)]}, nil
 }
 
 // strippedTypes are the state events an invited user sees of the room.
@@ -223,7 +245,7 @@ func (run *syncRun) left(ctx context.Context, m storage.UserMembership) (*LeftRo
 	if err != nil {
 		return nil, err
 	}
-	if state, err = run.filterState(ctx, m.RoomID, state, w, run.initial || run.req.FullState); err != nil {
+	if state, err = run.filterState(ctx, m.RoomID, state, w, run.initial || run.req.FullState, nil); err != nil {
 		return nil, err
 	}
 	lr.State = eventList(ToClientEvents(state, run.now))

@@ -58,6 +58,9 @@ type Hero struct {
 var bumpTypes = []string{spec.MRoomCreate, "m.room.message", "m.room.encrypted", "m.sticker",
 	"m.call.invite", "m.poll.start", "m.beacon_info"}
 
+// maxSlidingTimeout caps the long-poll of sliding sync.
+const maxSlidingTimeout = 5 * time.Minute
+
 // Sliding answers a sliding sync request of userID's deviceID.
 func (s *Syncer) Sliding(ctx context.Context, userID, deviceID string, req SlidingRequest) (*SlidingResponse, error) {
 	key := connKey{user: userID, device: deviceID, conn: req.ConnID}
@@ -67,7 +70,8 @@ func (s *Syncer) Sliding(ctx context.Context, userID, deviceID string, req Slidi
 	}
 	var deadline <-chan time.Time
 	if prev != nil && req.Timeout > 0 {
-		timer := time.NewTimer(min(time.Duration(req.Timeout)*time.Millisecond, 5*time.Minute))
+		// Clamped in milliseconds: a huge value would overflow a Duration.
+		timer := time.NewTimer(time.Duration(min(req.Timeout, maxSlidingTimeout.Milliseconds())) * time.Millisecond)
 		defer timer.Stop()
 		deadline = timer.C
 	}

@@ -63,7 +63,7 @@ func (c *slidingConns) state(key connKey, pos string) (*connState, error) {
 		return nil, ErrUnknownPos
 	}
 	conn := c.conns[key]
-	if conn == nil || conn.states[seq] == nil {
+	if conn == nil || conn.states[seq] == nil || pos != posOf(seq, conn.states[seq]) {
 		return nil, ErrUnknownPos
 	}
 	return conn.states[seq], nil
@@ -85,7 +85,13 @@ func (c *slidingConns) save(key connKey, st *connState) string {
 	conn.seq++
 	conn.states[conn.seq] = st
 	delete(conn.states, conn.seq-keptStates)
-	return strconv.FormatInt(conn.seq, 10) + "_" + st.token.String()
+	return posOf(conn.seq, st)
+}
+
+// posOf is the pos of a connection's state: its sequence number and its
+// stream positions.
+func posOf(seq int64, st *connState) string {
+	return strconv.FormatInt(seq, 10) + "_" + st.token.String()
 }
 
 // evictDevice drops a device's oldest connections beyond the limit.

@@ -65,8 +65,13 @@ type Request struct {
 // defaultTimelineLimit is the timeline length without a filter limit.
 const defaultTimelineLimit = 10
 
+// ErrForeignToken is returned by Sync for a since token this server did
+// not give out.
+var ErrForeignToken = errors.New("since token names positions this server has not reached")
+
 // Sync returns what changed for the user since req.Since. If nothing did,
-// it waits up to req.Timeout for a change.
+// it waits up to req.Timeout for a change. Returns ErrForeignToken if
+// req.Since is past the server's current positions.
 func (s *Syncer) Sync(ctx context.Context, req Request) (*Response, error) {
 	var deadline <-chan time.Time
 	if req.Since != nil && req.Timeout > 0 && !req.FullState {
@@ -79,6 +84,9 @@ func (s *Syncer) Sync(ctx context.Context, req Request) (*Response, error) {
 		to, err := s.positions(ctx)
 		if err != nil {
 			return nil, err
+		}
+		if req.Since != nil && req.Since.beyond(to) {
+			return nil, ErrForeignToken
 		}
 		resp, err := s.build(ctx, req, to)
 		if err != nil || deadline == nil || !resp.empty() {
@@ -145,6 +153,10 @@ func (s *Syncer) build(ctx context.Context, req Request, to StreamToken) (*Respo
 	}
 	roomData := map[string][]accountDataEvent{}
 	var global []accountDataEvent
+	var roomFilter *RoomEventFilter
+	if run.filter.Room != nil {
+		roomFilter = run.filter.Room.AccountData
+	}
 	for _, d := range accountData {
 		if d.StreamPos > to.AccountData {
 			continue
@@ -154,7 +166,7 @@ func (s *Syncer) build(ctx context.Context, req Request, to StreamToken) (*Respo
 			if run.filter.AccountData.Allows(d.Type, "") {
 				global = append(global, e)
 			}
-		} else {
+		} else if roomFilter.AllowsSenderless(d.RoomID, d.Type) {
 			roomData[d.RoomID] = append(roomData[d.RoomID], e)
 		}
 	}

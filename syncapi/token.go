@@ -55,6 +55,15 @@ func (t StreamToken) String() string {
 	return b.String()
 }
 
+// beyond reports whether the token names a position past the current
+// positions cur on a stream kept in storage: a token this server never
+// gave out (another server's, or one from before the database was
+// replaced). Typing is left out: its positions start over with the server.
+func (t StreamToken) beyond(cur StreamToken) bool {
+	return t.Events > cur.Events || t.AccountData > cur.AccountData || t.Receipts > cur.Receipts ||
+		t.ToDevice > cur.ToDevice || t.DeviceLists > cur.DeviceLists || t.Presence > cur.Presence
+}
+
 // ParseStreamToken reads a /sync token; ok is false if it is malformed.
 func ParseStreamToken(s string) (t StreamToken, ok bool) {
 	rest, found := strings.CutPrefix(s, "s")

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"slices"
 	"testing"
 
 	gmsl "github.com/matrix-org/gomatrixserverlib"
@@ -97,6 +98,9 @@ func TestKeys(t *testing.T) {
 		if err != nil || counts.Counts["signed_curve25519"] != 2 {
 			t.Fatalf("upload: got %v (%v), want 2 signed_curve25519 keys", counts.Counts, err)
 		}
+		if got := mustSync(t, bob, "", 0, "").FallbackKeys; !slices.Equal(got, []id.KeyAlgorithm{id.KeyAlgorithmSignedCurve25519}) {
+			t.Errorf("bob's sync before any claim: device_unused_fallback_key_types %v, want [signed_curve25519]", got)
+		}
 
 		t.Run("ErrForgedSignature", func(t *testing.T) {
 			forger := newDeviceIdentity(t, bob)
@@ -172,6 +176,9 @@ func TestKeys(t *testing.T) {
 		bobSync := mustSync(t, bob, "", 0, "")
 		if n := bobSync.DeviceOTKCount.SignedCurve25519; n != 0 {
 			t.Errorf("bob's sync: one-time key count %d, want 0", n)
+		}
+		if len(bobSync.FallbackKeys) != 0 {
+			t.Errorf("bob's sync after the fallback key was claimed: device_unused_fallback_key_types %v, want none", bobSync.FallbackKeys)
 		}
 
 		// alice learns that bob's devices changed.

@@ -58,7 +58,14 @@ func TestSync_LazyMembers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, cli := range []*mautrix.Client{bob, carol, dave} {
+		// Four more members join between carol and dave, so that the
+		// room's heroes (the first five other members, whose member events
+		// lazy loading sends with the summary) leave dave out.
+		joiners := []*mautrix.Client{bob, carol}
+		for _, name := range []string{"erin", "frank", "grace", "heidi"} {
+			joiners = append(joiners, mustRegister(t, srv.URL, name, name+" password"))
+		}
+		for _, cli := range append(joiners, dave) {
 			if _, err := cli.JoinRoomByID(ctx, room.RoomID); err != nil {
 				t.Fatal(err)
 			}
@@ -83,7 +90,7 @@ func TestSync_LazyMembers(t *testing.T) {
 					}
 				}
 				first := mustSync(t, bob, "", 0, filter)
-				check("initial sync", first, []string{"bob", "carol"})
+				check("initial sync", first, []string{"alice", "bob", "carol", "erin", "frank", "grace"})
 
 				mustText(t, carol, room.RoomID, "from carol")
 				repeat := mustSync(t, bob, first.NextBatch, 0, filter)

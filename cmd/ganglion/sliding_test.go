@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -117,9 +118,11 @@ func TestSlidingSync(t *testing.T) {
 		}
 		more = opened
 
+		// A long-poll with a huge timeout (clamped, not overflowed into
+		// none) waits and is woken by a new message.
 		done := make(chan *slidingResp, 1)
 		go func() {
-			r, err := slide(t, alice, more.Pos, 20000, list(2))
+			r, err := slide(t, alice, more.Pos, math.MaxInt64, list(2))
 			if err != nil {
 				t.Error(err)
 			}
