@@ -174,6 +174,47 @@ func (db *DB) CacheNotificationCounts(userID, roomID string, gen uint64, counts 
 	}
 }
 
+// RoomCounts are the unread notification counts of users in one room, as
+// stored at generation Gen of each (see UnreadGen).
+type RoomCounts struct {
+	Counts map[string][]ThreadCounts // user id -> counts; users without any left out
+	Gen    map[string]uint64         // user id -> generation taken before the read
+}
+
+// NotificationCountsIn returns the stored counts of several users in a
+// room, read in a few queries, each user's generation taken before.
+func (db *DB) NotificationCountsIn(ctx context.Context, roomID string, users []string) (RoomCounts, error) {
+	out := RoomCounts{Counts: map[string][]ThreadCounts{}, Gen: make(map[string]uint64, len(users))}
+	for _, u := range users {
+		out.Gen[u] = db.UnreadGen(u, roomID)
+	}
+	for start := 0; start < len(users); start += notificationRows {
+		chunk := users[start:min(start+notificationRows, len(users))]
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, roomID)
+		for _, u := range chunk {
+			args = append(args, u)
+		}
+		err := eachRow(ctx, db.read, `SELECT user_id, thread_id, notification_count, highlight_count
+			FROM notification_counts WHERE room_id = $1 AND user_id IN (`+placeholdersFrom(2, len(chunk))+`)
+			AND notification_count > 0`, args, func(scan func(...any) error) error {
+			var (
+				u string
+				c ThreadCounts
+			)
+			if err := scan(&u, &c.ThreadID, &c.Notify, &c.Highlights); err != nil {
+				return err
+			}
+			out.Counts[u] = append(out.Counts[u], c)
+			return nil
+		})
+		if err != nil {
+			return RoomCounts{}, fmt.Errorf("notification counts in %s: %w", roomID, err)
+		}
+	}
+	return out, nil
+}
+
 // maxCachedUnread bounds the cached notification counts of (user, room)
 // pairs.
 const maxCachedUnread = 100_000

@@ -193,3 +193,30 @@ func TestDB_GlobalAccountData(t *testing.T) {
 		}
 	})
 }
+
+func TestDB_NotificationCountsIn(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		const main = storage.MainThread
+		mustAddNotifications(t, db, note("@a:x", 1, "!r", main, true), note("@a:x", 2, "!r", "$t", false),
+			note("@b:x", 2, "!r", main, false), note("@b:x", 3, "!other", main, false))
+		before := db.UnreadGen("@b:x", "!r")
+		mustMarkRead(t, db, "@b:x", "!r", "", 2)
+		got, err := db.NotificationCountsIn(t.Context(), "!r", []string{"@a:x", "@b:x", "@c:x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts := map[string]map[string][2]int64{}
+		for u, cs := range got.Counts {
+			counts[u] = map[string][2]int64{}
+			for _, c := range cs {
+				counts[u][c.ThreadID] = [2]int64{c.Notify, c.Highlights}
+			}
+		}
+		if len(counts) != 1 || counts["@a:x"][main] != [2]int64{1, 1} || counts["@a:x"]["$t"] != [2]int64{1, 0} {
+			t.Errorf("counts in !r: got %v, want only @a:x with main 1/1 and $t 1/0", counts)
+		}
+		if got.Gen["@b:x"] != before+1 || got.Gen["@b:x"] != db.UnreadGen("@b:x", "!r") {
+			t.Errorf("@b:x's generation: got %d, want %d (one read since)", got.Gen["@b:x"], before+1)
+		}
+	})
+}

@@ -21,9 +21,10 @@ type flight struct {
 	rooms      map[userRoom]*roomCounts
 	committing bool          // its transaction may commit from now on
 	landed     chan struct{} // closed when it is stored or failed
-	// bases are stored counts read while it was pending, with their
-	// generation: once it is stored, base plus flight is what storage
-	// holds, and goes to storage's cache instead of a read per member.
+	// bases are the stored counts it changes, read before its transaction
+	// with their generation: once it is stored, base plus flight is what
+	// storage holds, and goes to storage's cache instead of a read per
+	// member's /sync.
 	bases map[userRoom]storedCounts
 }
 
@@ -130,20 +131,13 @@ func (e *Evaluator) Counts(ctx context.Context, userID, roomID string) ([]storag
 			}
 			continue
 		}
-		gen := e.db.UnreadGen(userID, roomID)
 		stored, err := e.db.NotificationCounts(ctx, userID, roomID)
 		if err != nil || f == nil {
 			return stored, err
 		}
-		key := userRoom{userID, roomID}
-		rc := f.rooms[key]
+		rc := f.rooms[userRoom{userID, roomID}]
 		e.mu.Lock()
 		still := e.flight == f && !f.committing
-		if still && rc != nil {
-			if _, ok := f.bases[key]; !ok {
-				f.bases[key] = storedCounts{stored, gen}
-			}
-		}
 		e.mu.Unlock()
 		if !still { // it may have committed during the read: read again
 			continue
@@ -155,16 +149,30 @@ func (e *Evaluator) Counts(ctx context.Context, userID, roomID string) ([]storag
 	}
 }
 
-// cacheStored hands storage the counts a stored flight leaves for the
-// users whose counts were read while it was pending: the base it was
-// added to, if nothing else changed them since (one generation on, the
-// flight's own transaction).
+// readBases reads the stored counts the flight changes, before its
+// transaction starts.
+func (e *Evaluator) readBases(ctx context.Context, f *flight) error {
+	byRoom := map[string][]string{}
+	for k := range f.rooms {
+		byRoom[k.room] = append(byRoom[k.room], k.user)
+	}
+	for room, users := range byRoom {
+		rc, err := e.db.NotificationCountsIn(ctx, room, users)
+		if err != nil {
+			return err
+		}
+		for _, u := range users {
+			f.bases[userRoom{u, room}] = storedCounts{rc.Counts[u], rc.Gen[u]}
+		}
+	}
+	return nil
+}
+
+// cacheStored hands storage the counts a stored flight leaves: its base
+// plus its changes, for those nothing else changed since the base was read
+// (one generation on: the flight's own transaction).
 func (e *Evaluator) cacheStored(f *flight) {
-	e.mu.Lock()
-	bases := f.bases
-	f.bases = nil
-	e.mu.Unlock()
-	for key, base := range bases {
+	for key, base := range f.bases {
 		e.db.CacheNotificationCounts(key.user, key.room, base.gen+1, f.rooms[key].apply(base.counts))
 	}
 }

@@ -119,7 +119,7 @@ func TestEvaluator_CountsInFlight(t *testing.T) {
 }
 
 // TestEvaluator_CountsStoredFlight: once a flight is stored, the counts
-// read while it was pending plus the flight are what storage answers,
+// read before its transaction plus the flight are what storage answers,
 // unless another transaction changed them meanwhile (then storage is
 // read again).
 func TestEvaluator_CountsStoredFlight(t *testing.T) {
@@ -148,6 +148,9 @@ func TestEvaluator_CountsStoredFlight(t *testing.T) {
 				n := notification(tc.pos, storage.MainThread, false)
 				f.add(n)
 				e.flight = f
+				if err := e.readBases(t.Context(), f); err != nil {
+					t.Fatal(err)
+				}
 				got, err := e.Counts(t.Context(), countsUser, countsRoom)
 				if err != nil || render(got) != tc.want {
 					t.Fatalf("pending: got %q, %v; want %q", render(got), err, tc.want)

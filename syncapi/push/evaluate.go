@@ -74,6 +74,10 @@ func (e *Evaluator) evaluateBatch(ctx context.Context, from int64, events []room
 	e.flight = f
 	e.publishLocked(upto)
 	e.mu.Unlock()
+	if err := e.readBases(ctx, f); err != nil {
+		e.land(f)
+		return 0, err
+	}
 	done, stored := upto, true
 	err := e.db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
 		pos, err := tx.LockPushPos(ctx)
