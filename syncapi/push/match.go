@@ -42,7 +42,11 @@ type compiledRule struct {
 	legacy bool
 	conds  []condition
 	body   *regexp.Regexp // content rules
-	result Result
+	// literal is a content rule's pattern, lower-cased, when it has no
+	// wildcards (as the default .m.rule.contains_user_name): a word search
+	// instead of a regexp, per member per message.
+	literal string
+	result  Result
 }
 
 // condition is one compiled condition: an event_match glob, a condition
@@ -77,7 +81,11 @@ func compile(rs *Ruleset, globs *globCache) *Compiled {
 				if r.Pattern == nil {
 					continue
 				}
-				cr.body = globs.get(*r.Pattern, true)
+				if strings.ContainsAny(*r.Pattern, "*?") || *r.Pattern == "" {
+					cr.body = globs.get(*r.Pattern, true)
+				} else {
+					cr.literal = strings.ToLower(*r.Pattern)
+				}
 			}
 			c.rules = append(c.rules, cr)
 		}
@@ -159,6 +167,9 @@ func (c *Compiled) Match(ev *Event, room pushrules.Room) (res Result, ok bool) {
 func (r *compiledRule) matches(ev *Event, room pushrules.Room) bool {
 	switch r.kind {
 	case Content:
+		if r.body == nil {
+			return ev.hasBody && containsWord(ev.lowerBody(), r.literal)
+		}
 		return ev.hasBody && r.body.MatchString(ev.body)
 	case Room:
 		return r.id == ev.mx.RoomID.String()
@@ -199,6 +210,29 @@ func (c *condition) match(ev *Event, room pushrules.Room) bool {
 // wordBoundary is a character that ends a word in content.body matching:
 // anything but [A-Za-z0-9_].
 const wordBoundary = `[^A-Za-z0-9_]`
+
+// containsWord reports whether s holds word between word boundaries (the
+// start, the end, or a byte outside [A-Za-z0-9_]), as the regexp of a
+// content pattern without wildcards would match it.
+func containsWord(s, word string) bool {
+	for from := 0; from+len(word) <= len(s); {
+		i := strings.Index(s[from:], word)
+		if i < 0 {
+			return false
+		}
+		i += from
+		end := i + len(word)
+		if (i == 0 || !isWordByte(s[i-1])) && (end == len(s) || !isWordByte(s[end])) {
+			return true
+		}
+		from = i + 1
+	}
+	return false
+}
+
+func isWordByte(b byte) bool {
+	return b == '_' || ('0' <= b && b <= '9') || ('a' <= b && b <= 'z') || ('A' <= b && b <= 'Z')
+}
 
 // globRegexp compiles a glob ('*' any run of characters, '?' one
 // character) to a case-insensitive regexp matching a whole value, or with
@@ -309,6 +343,15 @@ type Event struct {
 	hasBody  bool
 	mentions bool            // content has m.mentions
 	memo     map[string]bool // outcomes of conditions by condition.memo
+	lower    *string         // body lower-cased, once asked for
+}
+
+func (ev *Event) lowerBody() string {
+	if ev.lower == nil {
+		l := strings.ToLower(ev.body)
+		ev.lower = &l
+	}
+	return *ev.lower
 }
 
 // NewEvent prepares an event for matching from its parts; content is the

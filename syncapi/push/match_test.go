@@ -3,6 +3,7 @@ package push
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"maunium.net/go/mautrix/event"
@@ -344,6 +345,22 @@ func BenchmarkMatch_1000Members(b *testing.B) {
 		for i, u := range users {
 			if res, ok := rules[i].Match(ev, state.For(u)); !ok || !res.Notify {
 				b.Fatal("no notification")
+			}
+		}
+	}
+}
+
+// TestContainsWord: a content pattern without wildcards matches as its
+// regexp does.
+func TestContainsWord(t *testing.T) {
+	patterns := []string{"alice", "Bob_1", "@room", "é", "a.b", "x"}
+	bodies := []string{"hi alice", "alice!", "xalice", "alice_", "ALICE", "Alice Liddell", "@room", "the@room",
+		"a@room", "a.b c", "éclair", "café", "bob_1's", "bob_12", "x", "", "xx x", "axb", "alicealice alice"}
+	for _, p := range patterns {
+		re := globRegexp(p, true)
+		for _, b := range bodies {
+			if got, want := containsWord(strings.ToLower(b), strings.ToLower(p)), re.MatchString(b); got != want {
+				t.Errorf("pattern %q in %q: got %v, the regexp says %v", p, b, got, want)
 			}
 		}
 	}
