@@ -4,6 +4,7 @@ package clientapi
 import (
 	"context"
 	"errors"
+	"github.com/ganglion/ganglion/internal/boundmap"
 	"net/http"
 	"time"
 
@@ -46,7 +47,7 @@ type API struct {
 	log         logrus.FieldLogger
 	passwords   *Passwords
 	sessions    *sessionCache
-	filters     filterCache
+	filters     boundmap.Map[string, *syncapi.Filter] // parsed sync filters by JSON or user and id
 	limiter     *rateLimiter
 	seen        chan seenUpdate
 	mux         *http.ServeMux
@@ -74,6 +75,7 @@ func New(cfg *config.Config, deps Deps) (*API, error) {
 		notifier:    deps.Notifier,
 		typingState: deps.Typing,
 		push:        deps.Push,
+		filters:     boundmap.Map[string, *syncapi.Filter]{Max: maxCachedFilters},
 		keys:        keys.New(deps.DB, deps.Notifier, cfg.ServerName),
 		presence:    presence.New(deps.DB, deps.Notifier, cfg.Presence.Enabled),
 		media:       mediaRepo,

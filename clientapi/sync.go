@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ganglion/ganglion/internal/httpjson"
@@ -82,7 +81,7 @@ func (a *API) syncFilter(r *http.Request, s *Session, v string) (*syncapi.Filter
 	if !strings.HasPrefix(v, "{") {
 		key = s.Localpart + "\x00" + v
 	}
-	if f, ok := a.filters.get(key); ok {
+	if f, ok := a.filters.Get(key); ok {
 		return f, nil
 	}
 	raw := []byte(v)
@@ -103,33 +102,10 @@ func (a *API) syncFilter(r *http.Request, s *Session, v string) (*syncapi.Filter
 	if err := f.Validate(); err != nil {
 		return nil, mxerr.BadJSON("invalid filter: %v", err)
 	}
-	a.filters.put(key, &f)
+	a.filters.Put(key, &f)
 	return &f, nil
 }
 
 // maxCachedFilters bounds the parsed filters kept; past it the cache
 // starts again empty.
 const maxCachedFilters = 10_000
-
-// filterCache holds parsed sync filters by their inline JSON or by
-// localpart and stored filter id. The zero value is ready to use.
-type filterCache struct {
-	mu sync.Mutex
-	m  map[string]*syncapi.Filter
-}
-
-func (c *filterCache) get(key string) (*syncapi.Filter, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	f, ok := c.m[key]
-	return f, ok
-}
-
-func (c *filterCache) put(key string, f *syncapi.Filter) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= maxCachedFilters {
-		c.m = map[string]*syncapi.Filter{}
-	}
-	c.m[key] = f
-}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"github.com/ganglion/ganglion/internal/boundmap"
 	"sync"
 
 	gmsl "github.com/matrix-org/gomatrixserverlib"
@@ -44,7 +45,7 @@ type Roomserver struct {
 	locks roomLocks
 	sends sendQueues
 	// visibilities holds the history visibility of recently asked snapshots.
-	visibilities visibilityCache
+	visibilities boundmap.Map[storage.SnapshotNID, string]
 	rooms        *roomCache
 	pdus         *eventCache
 	tails        tails
@@ -64,14 +65,15 @@ func New(cfg Config, deps Deps) (*Roomserver, error) {
 		return nil, errors.New("roomserver: default room version " + cfg.DefaultRoomVersion + " is not supported")
 	}
 	return &Roomserver{
-		cfg:        cfg,
-		db:         deps.DB,
-		log:        deps.Log,
-		serverName: spec.ServerName(deps.ServerName),
-		keyID:      gmsl.KeyID(deps.KeyID),
-		key:        deps.Key,
-		rooms:      newRoomCache(roomCacheSize),
-		pdus:       newEventCache(eventCacheSize),
+		cfg:          cfg,
+		db:           deps.DB,
+		log:          deps.Log,
+		serverName:   spec.ServerName(deps.ServerName),
+		keyID:        gmsl.KeyID(deps.KeyID),
+		key:          deps.Key,
+		rooms:        newRoomCache(roomCacheSize),
+		pdus:         newEventCache(eventCacheSize),
+		visibilities: boundmap.Map[storage.SnapshotNID, string]{Max: maxCachedVisibilities},
 	}, nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync"
 
 	gmsl "github.com/matrix-org/gomatrixserverlib"
 	"github.com/matrix-org/gomatrixserverlib/spec"
@@ -211,7 +210,7 @@ func (v *visibilityCheck) at(ctx context.Context, snapshot storage.SnapshotNID) 
 // for none. Snapshots never change, and every member's sync asks about the
 // same few: the answers are kept.
 func (r *Roomserver) historyVisibility(ctx context.Context, snapshot storage.SnapshotNID) (string, error) {
-	if vis, ok := r.visibilities.get(snapshot); ok {
+	if vis, ok := r.visibilities.Get(snapshot); ok {
 		return vis, nil
 	}
 	vis := ""
@@ -227,36 +226,13 @@ func (r *Roomserver) historyVisibility(ctx context.Context, snapshot storage.Sna
 			vis = c.HistoryVisibility
 		}
 	}
-	r.visibilities.put(snapshot, vis)
+	r.visibilities.Put(snapshot, vis)
 	return vis, nil
 }
 
 // maxCachedVisibilities bounds the snapshots whose history visibility is
 // kept; past it the cache starts again empty.
 const maxCachedVisibilities = 50_000
-
-// visibilityCache holds history visibilities by snapshot. The zero value
-// is ready to use.
-type visibilityCache struct {
-	mu sync.Mutex
-	m  map[storage.SnapshotNID]string
-}
-
-func (c *visibilityCache) get(snapshot storage.SnapshotNID) (string, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	vis, ok := c.m[snapshot]
-	return vis, ok
-}
-
-func (c *visibilityCache) put(snapshot storage.SnapshotNID, vis string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= maxCachedVisibilities {
-		c.m = map[storage.SnapshotNID]string{}
-	}
-	c.m[snapshot] = vis
-}
 
 // snapshotEvent returns the event holding (type, key) in a snapshot, or nil.
 func (r *Roomserver) snapshotEvent(ctx context.Context, snapshot storage.SnapshotNID, typ, key string) (gmsl.PDU, error) {
