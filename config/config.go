@@ -134,7 +134,7 @@ type Log struct {
 // Rooms sets defaults for rooms created on this server.
 type Rooms struct {
 	// Room version of new rooms that do not ask for one: "10", "11" or
-	// "12" (older versions are supported but not recommended).
+	// "12" (rooms may ask for older versions; they are never the default).
 	DefaultVersion string `yaml:"default_version"`
 }
 

@@ -30,7 +30,10 @@ func (c *Config) Validate() error {
 	c.RateLimit.validate(&p)
 	p.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	p.oneOf("log.format", c.Log.Format, "text", "json")
-	p.oneOf("rooms.default_version", c.Rooms.DefaultVersion, "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12")
+	// Older versions lack restricted joins and knocking and use the old
+	// power-level and join-rule semantics: rooms may still ask for them,
+	// but they are never the default.
+	p.oneOf("rooms.default_version", c.Rooms.DefaultVersion, "10", "11", "12")
 	p.notEmpty("media.directory", c.Media.Directory)
 	p.positive("media.max_upload_bytes", c.Media.MaxUploadBytes)
 	p.atLeast("media.quota_bytes", c.Media.QuotaBytes, 0)

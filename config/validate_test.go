@@ -21,6 +21,7 @@ func TestConfig_Validate(t *testing.T) {
 			"FederationListener": func(c *Config) { c.Listeners.Federation = Listener{"[::]:8448", "c.pem", "k.pem"} },
 			"RateLimitOff":       func(c *Config) { c.RateLimit = RateLimit{Enabled: false} },
 			"TokenMode":          func(c *Config) { c.Registration.Mode = RegistrationToken },
+			"RoomVersion12":      func(c *Config) { c.Rooms.DefaultVersion = "12" },
 			"CORSOrigins":        func(c *Config) { c.HTTP.CORSOrigins = []string{"https://a.example", "http://b:8080"} },
 			"WellKnown": func(c *Config) {
 				c.WellKnown = WellKnown{"https://matrix.example.org", "matrix.example.org:443"}
@@ -56,6 +57,7 @@ func TestConfig_Validate(t *testing.T) {
 			{"Iterations", func(c *Config) { c.Passwords.Iterations = 0 }, "passwords.iterations:"},
 			{"Parallelism", func(c *Config) { c.Passwords.Parallelism = 0 }, "passwords.parallelism:"},
 			{"MinLength", func(c *Config) { c.Passwords.MinLength = 0 }, "passwords.min_length:"},
+			{"OldRoomVersion", func(c *Config) { c.Rooms.DefaultVersion = "9" }, `rooms.default_version: "9" must be one of 10, 11, 12`},
 			{"AccessToken", func(c *Config) { c.Auth.AccessTokenLifetime = 0 }, "auth.access_token_lifetime:"},
 			{"LoginToken", func(c *Config) { c.Auth.LoginTokenLifetime = -1 }, "auth.login_token_lifetime:"},
 			{"PerSecond", func(c *Config) { c.RateLimit.PerSecond = 0 }, "rate_limit.per_second:"},
