@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 )
 
 // DeviceKeys returns the stored device keys of the user's devices (all of
@@ -33,9 +34,10 @@ func (db *DB) DeviceKeys(ctx context.Context, userID string, deviceIDs []string)
 }
 
 // PutDeviceKeys stores a device's identity keys. Returns ErrExists if the
-// device has different keys already: a device's identity never changes.
-// changed reports whether anything was written. Concurrent uploads of the
-// same keys (a client's retries) all succeed.
+// device has different identity keys already: a device's identity never
+// changes. The same identity keys with other signatures or fields replace
+// the stored object. changed reports whether anything was written.
+// Concurrent uploads of the same keys (a client's retries) all succeed.
 func (tx *Tx) PutDeviceKeys(ctx context.Context, userID, deviceID string, keys json.RawMessage) (changed bool, err error) {
 	res, err := tx.tx.ExecContext(ctx, `INSERT INTO device_keys (user_id, device_id, key_json) VALUES ($1, $2, $3)
 		ON CONFLICT (user_id, device_id) DO NOTHING`, userID, deviceID, string(keys))
@@ -54,10 +56,31 @@ func (tx *Tx) PutDeviceKeys(ctx context.Context, userID, deviceID string, keys j
 		userID, deviceID).Scan(&old); err != nil {
 		return false, fmt.Errorf("stored device keys: %w", err)
 	}
-	if old != string(keys) {
+	if old == string(keys) {
+		return false, nil
+	}
+	if !sameIdentity(json.RawMessage(old), keys) {
 		return false, ErrExists
 	}
-	return false, nil
+	// The same identity keys with other signatures or fields: the newer
+	// upload stands.
+	if _, err := tx.tx.ExecContext(ctx, "UPDATE device_keys SET key_json = $3 WHERE user_id = $1 AND device_id = $2",
+		userID, deviceID, string(keys)); err != nil {
+		return false, fmt.Errorf("update device keys: %w", err)
+	}
+	return true, nil
+}
+
+// sameIdentity reports whether two device key objects hold the same
+// identity keys (their "keys" maps).
+func sameIdentity(a, b json.RawMessage) bool {
+	var ka, kb struct {
+		Keys map[string]string `json:"keys"`
+	}
+	if json.Unmarshal(a, &ka) != nil || json.Unmarshal(b, &kb) != nil {
+		return false
+	}
+	return maps.Equal(ka.Keys, kb.Keys)
 }
 
 // OneTimeKey is a one-time or fallback key.

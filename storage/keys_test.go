@@ -3,6 +3,8 @@ package storage_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/ganglion/ganglion/storage"
@@ -175,6 +177,49 @@ func TestTx_DeleteDeviceKeys(t *testing.T) {
 		}
 		if sigs := got.Signatures[user]; len(sigs) != 1 || sigs[0].TargetKeyID != "LAPTOP" {
 			t.Errorf("signatures: got %+v, want only the one over LAPTOP", sigs)
+		}
+	})
+}
+
+// TestTx_PutDeviceKeys: a device's identity keys never change; the same
+// keys with other signatures replace the stored object.
+func TestTx_PutDeviceKeys(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		const user = "@alice:test.local"
+		put := func(keys string) (bool, error) {
+			var changed bool
+			err := db.WithTx(t.Context(), func(ctx context.Context, tx *storage.Tx) error {
+				var err error
+				changed, err = tx.PutDeviceKeys(ctx, user, "PHONE", json.RawMessage(keys))
+				return err
+			})
+			return changed, err
+		}
+		first := `{"device_id":"PHONE","keys":{"curve25519:PHONE":"c1","ed25519:PHONE":"e1"},"signatures":{}}`
+		resigned := `{"device_id":"PHONE","keys":{"curve25519:PHONE":"c1","ed25519:PHONE":"e1"},"signatures":{"x":{}}}`
+		rekeyed := `{"device_id":"PHONE","keys":{"curve25519:PHONE":"c2","ed25519:PHONE":"e1"},"signatures":{}}`
+		for _, step := range []struct {
+			name        string
+			keys        string
+			wantChanged bool
+			wantErr     error
+		}{
+			{"first", first, true, nil},
+			{"again", first, false, nil},
+			{"other signatures", resigned, true, nil},
+			{"other identity keys", rekeyed, false, storage.ErrExists},
+		} {
+			changed, err := put(step.keys)
+			if changed != step.wantChanged || !errors.Is(err, step.wantErr) {
+				t.Errorf("%s: got changed %v, %v; want %v, %v", step.name, changed, err, step.wantChanged, step.wantErr)
+			}
+		}
+		got, err := db.KeysOf(t.Context(), []string{user}, nil, user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stored := string(got.Devices[user]["PHONE"]); !strings.Contains(stored, `"x"`) {
+			t.Errorf("stored keys: got %s, want the re-signed object", stored)
 		}
 	})
 }
