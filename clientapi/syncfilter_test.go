@@ -1,6 +1,7 @@
 package clientapi_test
 
 import (
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -138,4 +139,56 @@ func (s *testServer) lastEventID(t *testing.T, u user, roomID string) string {
 		t.Fatalf("no events in %s", roomID)
 	}
 	return page.Chunk[0].EventID
+}
+
+// TestAPI_SyncFilterFillsLimit: a timeline filter that leaves most of a
+// room's recent events out still fills its limit from older events, and
+// says limited only while matching or unread history is left.
+func TestAPI_SyncFilterFillsLimit(t *testing.T) {
+	eachServer(t, nil, func(t *testing.T, s *testServer) {
+		alice := s.mustRegister(t, "alice", "alice password")
+		bob := s.mustRegister(t, "bob", "bob password")
+		room := s.dirRoom(t, alice, map[string]any{"preset": "public_chat"})
+		s.dirJoin(t, bob, room)
+		for i := range 12 {
+			s.say(t, alice, room, fmt.Sprintf("a%d", i), fmt.Sprintf("alice %d", i))
+			for j := range 3 {
+				s.say(t, bob, room, fmt.Sprintf("b%d-%d", i, j), "bob")
+			}
+		}
+		type timeline struct {
+			Rooms struct {
+				Join map[string]struct {
+					Timeline struct {
+						Events  []eventSummary `json:"events"`
+						Limited bool           `json:"limited"`
+					} `json:"timeline"`
+				} `json:"join"`
+			} `json:"rooms"`
+		}
+		for _, tc := range []struct {
+			limit       int
+			wantFirst   string
+			wantLimited bool
+		}{
+			{10, "alice 2", true}, // alice's newest ten, from under bob's thirty-six
+			{12, "alice 0", true}, // all of alice's; older events (the room's creation) are left
+		} {
+			filter := fmt.Sprintf(`{"room":{"timeline":{"limit":%d,"senders":[%q]}}}`, tc.limit, alice.ID)
+			var body timeline
+			s.getJSON(t, "GET", v3+"/sync?timeout=0&filter="+url.QueryEscape(filter), bob, nil, &body)
+			tl := body.Rooms.Join[room].Timeline
+			var bodies []string
+			for _, ev := range tl.Events {
+				if ev.Type == "m.room.message" {
+					bodies = append(bodies, ev.Content.Body)
+				}
+			}
+			if len(bodies) != tc.limit || bodies[0] != tc.wantFirst || bodies[len(bodies)-1] != "alice 11" ||
+				tl.Limited != tc.wantLimited {
+				t.Errorf("limit %d: got %d messages %v, limited %v; want %d from %q to \"alice 11\", limited %v",
+					tc.limit, len(bodies), bodies, tl.Limited, tc.limit, tc.wantFirst, tc.wantLimited)
+			}
+		}
+	})
 }

@@ -30,26 +30,63 @@ func (run *syncRun) timeline(ctx context.Context, roomID string, after, upto int
 	if f != nil && f.Limit != nil {
 		limit = *f.Limit
 	}
-	raw, err := run.s.rooms.Timeline(ctx, roomID, after, upto+1, limit+1, true)
-	if err != nil {
-		return timelineWindow{}, err
-	}
-	w := timelineWindow{limited: len(raw) > limit}
-	if w.limited {
-		raw = raw[:limit]
-	}
-	visible, err := run.s.rooms.Visible(ctx, run.req.UserID, raw)
-	if err != nil {
-		return timelineWindow{}, err
-	}
-	for i := len(visible) - 1; i >= 0; i-- {
-		ev := visible[i]
-		if f.AllowsPDU(ev) && !run.ignored.Hides(ev) {
-			w.events = append(w.events, ev)
+	// Newest first, a page of stored events at a time: events the user may
+	// not see or the filter leaves out make room for older ones, up to
+	// maxTimelinePages pages.
+	var (
+		newest []roomserver.Event
+		w      timelineWindow
+	)
+	before := upto + 1
+	for page := 0; ; page++ {
+		raw, err := run.s.rooms.Timeline(ctx, roomID, after, before, limit+1, true)
+		if err != nil {
+			return timelineWindow{}, err
 		}
+		more := len(raw) > limit
+		if more {
+			raw = raw[:limit]
+		}
+		if len(raw) == 0 {
+			w.limited = more
+			break
+		}
+		visible, err := run.s.rooms.Visible(ctx, run.req.UserID, raw)
+		if err != nil {
+			return timelineWindow{}, err
+		}
+		var last *roomserver.Event // the event that filled the limit
+		for i := range visible {
+			if f.AllowsPDU(visible[i]) && !run.ignored.Hides(visible[i]) {
+				newest = append(newest, visible[i])
+				if len(newest) == limit {
+					last = &visible[i]
+					break
+				}
+			}
+		}
+		if last != nil { // full: limited if anything older is left
+			w.limited = more || last.StreamPos != raw[len(raw)-1].StreamPos
+			break
+		}
+		if !more {
+			break
+		}
+		if page+1 == maxTimelinePages {
+			w.limited = true
+			break
+		}
+		before = raw[len(raw)-1].StreamPos
+	}
+	for i := len(newest) - 1; i >= 0; i-- {
+		w.events = append(w.events, newest[i])
 	}
 	return w, nil
 }
+
+// maxTimelinePages bounds the pages of stored events one timeline reads to
+// fill its limit with events the filter lets through.
+const maxTimelinePages = 8
 
 // joined builds a joined room. A room the user joined since the last sync
 // (or any room in an initial or full-state sync) gets its full state.
