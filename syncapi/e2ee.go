@@ -56,7 +56,11 @@ func (run *syncRun) toDevice(ctx context.Context, resp *Response) error {
 	if run.to.ToDevice <= run.since.ToDevice {
 		return nil
 	}
-	msgs, err := run.s.db.ToDeviceMessages(ctx, run.req.UserID, run.req.DeviceID, run.since.ToDevice, run.to.ToDevice, maxToDevicePerSync)
+	limit := maxToDevicePerSync
+	if run.toDeviceLimit > 0 && run.toDeviceLimit < limit {
+		limit = run.toDeviceLimit
+	}
+	msgs, err := run.s.db.ToDeviceMessages(ctx, run.req.UserID, run.req.DeviceID, run.since.ToDevice, run.to.ToDevice, limit)
 	if err != nil || len(msgs) == 0 {
 		return err
 	}
@@ -65,7 +69,7 @@ func (run *syncRun) toDevice(ctx context.Context, resp *Response) error {
 		events[i] = map[string]any{"sender": m.Sender, "type": m.Type, "content": m.Content}
 	}
 	resp.ToDevice = &EventList{Events: events}
-	if len(msgs) == maxToDevicePerSync {
+	if len(msgs) == limit {
 		// Continue after the last one sent, not after the stream's end.
 		next := run.to
 		next.ToDevice = msgs[len(msgs)-1].StreamPos

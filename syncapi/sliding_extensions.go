@@ -108,6 +108,7 @@ func (sl *slidingRun) toDevice(ctx context.Context, run *syncRun, raw json.RawMe
 	_ = json.Unmarshal(raw, &ext)
 	since, _ := strconv.ParseInt(ext.Since, 10, 64)
 	run.since.ToDevice = since
+	run.toDeviceLimit = ext.Limit
 	r := &Response{}
 	if err := run.toDevice(ctx, r); err != nil {
 		return nil, err

@@ -124,8 +124,11 @@ type syncRun struct {
 	initial bool
 	filter  *Filter
 	now     time.Time
-	ignored Ignored  // senders whose events are left out
-	moves   struct { // membershipChanges, read once
+	ignored Ignored // senders whose events are left out
+	// toDeviceLimit bounds the to-device messages of the response (0:
+	// maxToDevicePerSync); sliding sync's extension may ask for fewer.
+	toDeviceLimit int
+	moves         struct { // membershipChanges, read once
 		done bool
 		list []storage.MembershipChange
 		err  error

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -120,6 +121,29 @@ func TestSlidingSync_ToDevice(t *testing.T) {
 		}
 		if gone, _ := toDevice(t, ""); gone != 0 {
 			t.Errorf("from the start after acknowledgement: got %d messages, want none (deleted)", gone)
+		}
+
+		// The extension's limit: five messages, two at a time.
+		for range 5 {
+			if _, err := alice.SendToDevice(context.Background(), event.NewEventType("org.example.ping"), msg); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var got []int
+		since := next
+		for range 4 {
+			resp, err := slide(t, bob, "", 0, map[string]any{"lists": map[string]any{}, "extensions": map[string]any{
+				"to_device": map[string]any{"enabled": true, "since": since, "limit": 2}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ext := resp.Extensions["to_device"]
+			events, _ := ext["events"].([]any)
+			got = append(got, len(events))
+			since, _ = ext["next_batch"].(string)
+		}
+		if fmt.Sprint(got) != "[2 2 1 0]" {
+			t.Errorf("messages per response with limit 2: got %v, want [2 2 1 0]", got)
 		}
 	})
 }
