@@ -74,5 +74,5 @@ func openSQLite(path string, opts Options) (*DB, error) {
 	read := sql.OpenDB(sqliteConnector{dsn: uri + "?" + common + "&_query_only=true", driver: drv})
 	read.SetMaxOpenConns(opts.MaxOpenConns)
 	read.SetMaxIdleConns(opts.MaxOpenConns)
-	return &DB{write: write, read: &readPool{DB: read}, dialect: sqliteDialect{}}, nil
+	return &DB{write: write, read: &readPool{DB: read}, dialect: sqliteDialect{}, path: path}, nil
 }

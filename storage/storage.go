@@ -8,6 +8,7 @@
 package storage
 
 import (
+	"io"
 	"context"
 	"database/sql"
 	"errors"
@@ -64,6 +65,9 @@ type DB struct {
 	unread     gencache.Cache[[2]string, []ThreadCounts]
 
 	group *groupCommitter // SQLite: runs every write transaction; nil under PostgreSQL
+
+	path  string    // SQLite: the database file
+	claim io.Closer // what Claim holds until Close
 }
 
 // Open connects to the database named by url ("sqlite:PATH", a path ending
@@ -114,10 +118,15 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 
 // Close closes every connection.
 func (db *DB) Close() error {
+	var err error
+	if db.claim != nil {
+		err = db.claim.Close()
+		db.claim = nil
+	}
 	if db.group != nil {
 		db.group.close()
 	}
-	err := db.read.Close()
+	err = errors.Join(err, db.read.Close())
 	if db.read.DB != db.write {
 		err = errors.Join(err, db.write.Close())
 	}

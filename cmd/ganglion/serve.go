@@ -84,6 +84,10 @@ func newServer(ctx context.Context, cfg *config.Config, log *logrus.Logger) (*se
 	if err != nil {
 		return nil, err
 	}
+	if err := db.Claim(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("database %s: %w", databaseLocation(cfg), err)
+	}
 	log.WithFields(logrus.Fields{"dialect": db.Dialect(), "location": databaseLocation(cfg)}).Info("database")
 	rooms, err := roomserver.New(roomserver.Config{DefaultRoomVersion: cfg.Rooms.DefaultVersion}, roomserver.Deps{
 		DB: db, Log: log, ServerName: cfg.ServerName, KeyID: key.ID, Key: key.Key,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/ganglion/ganglion/config"
+	"github.com/ganglion/ganglion/storage"
 	"github.com/ganglion/ganglion/storage/storagetest"
 )
 
@@ -114,4 +116,27 @@ func waitForWaiter(t *testing.T, ts *testServer, userID fmt.Stringer) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// TestServe_OneProcessPerDatabase: a second server on a database that a
+// running server uses refuses to start and names why; once the first
+// stops, it starts.
+func TestServe_OneProcessPerDatabase(t *testing.T) {
+	eachDialect(t, func(t *testing.T, cfg *config.Config) {
+		_, stop := startServer(t, cfg)
+		log := logrus.New()
+		log.SetOutput(io.Discard)
+		second, err := newServer(t.Context(), cfg, log)
+		if !errors.Is(err, storage.ErrClaimed) {
+			if second != nil {
+				second.db.Close()
+			}
+			t.Fatalf("second server on the same database: got %v, want ErrClaimed", err)
+		}
+		stop()
+		again, _ := startServer(t, cfg)
+		if again == nil {
+			t.Fatal("no server after the first stopped")
+		}
+	})
 }
