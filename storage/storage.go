@@ -8,11 +8,11 @@
 package storage
 
 import (
-	"io"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"time"
