@@ -27,29 +27,37 @@ func clientTxnID(stored, roomID string) (string, bool) {
 }
 
 // setTxnIDs sets unsigned.transaction_id on the events that the session's
-// device sent, so that the client can match them to its local echo.
-func (a *API) setTxnIDs(ctx context.Context, s *Session, events []syncapi.ClientEvent) error {
+// device sent, so that the client can match them to its local echo: all
+// the lists' events, with one read.
+func (a *API) setTxnIDs(ctx context.Context, s *Session, lists ...[]syncapi.ClientEvent) error {
+	if s.DeviceID == "" {
+		return nil
+	}
 	var own []string
-	for _, ev := range events {
-		if ev.Sender == s.UserID {
-			own = append(own, ev.EventID)
+	for _, events := range lists {
+		for _, ev := range events {
+			if ev.Sender == s.UserID {
+				own = append(own, ev.EventID)
+			}
 		}
 	}
-	if len(own) == 0 || s.DeviceID == "" {
+	if len(own) == 0 {
 		return nil
 	}
 	txns, err := a.db.TxnIDs(ctx, s.Localpart, s.DeviceID, own)
 	if err != nil {
 		return err
 	}
-	for i := range events {
-		stored, ok := txns[events[i].EventID]
-		if !ok {
-			continue
-		}
-		if id, ok := clientTxnID(stored, events[i].RoomID); ok {
-			if err := events[i].SetUnsigned("transaction_id", id); err != nil {
-				return err
+	for _, events := range lists {
+		for i := range events {
+			stored, ok := txns[events[i].EventID]
+			if !ok {
+				continue
+			}
+			if id, ok := clientTxnID(stored, events[i].RoomID); ok {
+				if err := events[i].SetUnsigned("transaction_id", id); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -61,15 +69,12 @@ func (a *API) setSyncTxnIDs(ctx context.Context, s *Session, resp *syncapi.Respo
 	if resp == nil || resp.Rooms == nil {
 		return nil
 	}
+	var lists [][]syncapi.ClientEvent
 	for _, room := range resp.Rooms.Join {
-		if err := a.setTxnIDs(ctx, s, room.Timeline.Events); err != nil {
-			return err
-		}
+		lists = append(lists, room.Timeline.Events)
 	}
 	for _, room := range resp.Rooms.Leave {
-		if err := a.setTxnIDs(ctx, s, room.Timeline.Events); err != nil {
-			return err
-		}
+		lists = append(lists, room.Timeline.Events)
 	}
-	return nil
+	return a.setTxnIDs(ctx, s, lists...)
 }

@@ -12,22 +12,30 @@ func (db *DB) TxnIDs(ctx context.Context, localpart, deviceID string, eventIDs [
 	if len(eventIDs) == 0 {
 		return out, nil
 	}
-	args := []any{localpart, deviceID}
-	for _, id := range eventIDs {
-		args = append(args, id)
-	}
-	rows, err := db.read.QueryContext(ctx, `SELECT event_id, txn_id FROM txn_ids
-		WHERE localpart = $1 AND device_id = $2 AND event_id IN (`+placeholdersFrom(3, len(eventIDs))+`)`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("read transaction ids of %s's device %s: %w", localpart, deviceID, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var eventID, txnID string
-		if err := rows.Scan(&eventID, &txnID); err != nil {
-			return nil, fmt.Errorf("scan transaction id: %w", err)
+	for start := 0; start < len(eventIDs); start += maxTxnIDsPerQuery {
+		chunk := eventIDs[start:min(start+maxTxnIDsPerQuery, len(eventIDs))]
+		args := make([]any, 0, len(chunk)+2)
+		args = append(args, localpart, deviceID)
+		for _, id := range chunk {
+			args = append(args, id)
 		}
-		out[eventID] = txnID
+		err := eachRow(ctx, db.read, `SELECT event_id, txn_id FROM txn_ids
+			WHERE localpart = $1 AND device_id = $2 AND event_id IN (`+placeholdersFrom(3, len(chunk))+`)`, args,
+			func(scan func(...any) error) error {
+				var eventID, txnID string
+				if err := scan(&eventID, &txnID); err != nil {
+					return err
+				}
+				out[eventID] = txnID
+				return nil
+			})
+		if err != nil {
+			return nil, fmt.Errorf("read transaction ids of %s's device %s: %w", localpart, deviceID, err)
+		}
 	}
-	return out, rows.Err()
+	return out, nil
 }
+
+// maxTxnIDsPerQuery bounds the event ids of one query (both databases
+// limit a statement's parameters).
+const maxTxnIDsPerQuery = 1000
