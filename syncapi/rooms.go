@@ -192,39 +192,77 @@ const maxHeroes = 5
 // joined or invited members by stream order, or when there are none, the
 // first other members who left or were banned.
 func (run *syncRun) summary(ctx context.Context, roomID string) (*Summary, error) {
-	room, err := run.s.db.Room(ctx, roomID)
-	if err != nil {
-		return nil, fmt.Errorf("summary of %s: %w", roomID, err)
-	}
-	ms, err := run.s.db.RoomMembers(ctx, room.NID, "")
+	rm, err := run.s.roomMembers(ctx, roomID)
 	if err != nil {
 		return nil, err
 	}
+	heroes := others(rm.present, run.req.UserID)
+	if len(heroes) == 0 {
+		heroes = others(rm.gone, run.req.UserID)
+	}
+	nj, ni := rm.joined, rm.invited
+	return &Summary{Joined: &nj, Invited: &ni, Heroes: heroes}, nil
+}
+
+// roomMembers is what a room's summary is made of: its member counts and,
+// in stream order, the first members joined or invited and the first who
+// left or were banned (one more than a summary's heroes, for the user
+// asking may be among them).
+type roomMembers struct {
+	joined, invited int
+	present, gone   []string
+}
+
+// maxCachedSummaries bounds the rooms whose summary is cached.
+const maxCachedSummaries = 10_000
+
+// roomMembers returns a room's summary material, cached until the
+// Notifier tells a member event of the room.
+func (s *Syncer) roomMembers(ctx context.Context, roomID string) (roomMembers, error) {
+	gen := s.notifier.roomMembersGen(roomID)
+	if rm, ok := s.summaries.Get(roomID, gen); ok {
+		return rm, nil
+	}
+	room, err := s.db.Room(ctx, roomID)
+	if err != nil {
+		return roomMembers{}, fmt.Errorf("summary of %s: %w", roomID, err)
+	}
+	ms, err := s.db.RoomMembers(ctx, room.NID, "")
+	if err != nil {
+		return roomMembers{}, err
+	}
 	slices.SortStableFunc(ms, func(a, b storage.Membership) int { return cmp.Compare(a.StreamPos, b.StreamPos) })
-	var nj, ni int
-	var present, gone []string
+	var rm roomMembers
 	for _, m := range ms {
 		switch m.Membership {
-		case spec.Join:
-			nj++
-		case spec.Invite:
-			ni++
-		}
-		if m.UserID == run.req.UserID {
-			continue
-		}
-		switch m.Membership {
 		case spec.Join, spec.Invite:
-			present = append(present, m.UserID)
+			if m.Membership == spec.Join {
+				rm.joined++
+			} else {
+				rm.invited++
+			}
+			if len(rm.present) <= maxHeroes {
+				rm.present = append(rm.present, m.UserID)
+			}
 		case spec.Leave, spec.Ban:
-			gone = append(gone, m.UserID)
+			if len(rm.gone) <= maxHeroes {
+				rm.gone = append(rm.gone, m.UserID)
+			}
 		}
 	}
-	heroes := present
-	if len(heroes) == 0 {
-		heroes = gone
+	s.summaries.Put(roomID, gen, rm)
+	return rm, nil
+}
+
+// others returns up to maxHeroes of users, the user left out.
+func others(users []string, user string) []string {
+	out := make([]string, 0, maxHeroes)
+	for _, u := range users {
+		if u != user && len(out) < maxHeroes {
+			out = append(out, u)
+		}
 	}
-	return &Summary{Joined: &nj, Invited: &ni, Heroes: heroes[:min(len(heroes), maxHeroes)]}, nil
+	return out
 }
 
 // strippedTypes are the state events an invited user sees of the room.

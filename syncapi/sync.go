@@ -38,6 +38,7 @@ type Syncer struct {
 	presence bool
 
 	memberships gencache.Cache[string, []storage.UserMembership]
+	summaries   gencache.Cache[string, roomMembers] // room id -> what its summary is made of
 	acks        toDeviceAcks
 	lazy        lazySent
 }
@@ -49,7 +50,8 @@ func NewSyncer(deps Deps) (*Syncer, error) {
 		return nil, errors.New("syncapi: DB, Rooms, Notifier, Typing, Push and Log are required")
 	}
 	return &Syncer{db: deps.DB, rooms: deps.Rooms, notifier: deps.Notifier, typing: deps.Typing, push: deps.Push, log: deps.Log,
-		presence: deps.Presence, memberships: gencache.Cache[string, []storage.UserMembership]{Max: maxCachedMembershipLists}}, nil
+		presence: deps.Presence, memberships: gencache.Cache[string, []storage.UserMembership]{Max: maxCachedMembershipLists},
+		summaries: gencache.Cache[string, roomMembers]{Max: maxCachedSummaries}}, nil
 }
 
 // Request is a parsed /sync request.
