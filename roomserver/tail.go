@@ -71,9 +71,13 @@ func (t *tails) timeline(roomID string, after, before int64, limit int, backward
 	t.mu.Lock()
 	tail := t.rooms[roomID]
 	t.mu.Unlock()
-	if tail == nil || after < tail.from {
+	if tail == nil {
 		return nil, false
 	}
+	// The tail holds every event after tail.from up to the room's newest:
+	// it answers a range that starts there or later, and a backwards page
+	// that it fills (the newest events of the range are all in it).
+	complete := after >= tail.from
 	in := func(e Event) bool { return e.StreamPos > after && (before == 0 || e.StreamPos < before) }
 	if backwards {
 		for i := len(tail.events) - 1; i >= 0 && len(events) < limit; i-- {
@@ -87,6 +91,9 @@ func (t *tails) timeline(roomID string, after, before int64, limit int, backward
 				events = append(events, tail.events[i])
 			}
 		}
+	}
+	if !complete && !(backwards && len(events) == limit) {
+		return nil, false
 	}
 	return events, true
 }

@@ -44,6 +44,9 @@ func TestRoomserver_TimelineFromMemory(t *testing.T) {
 				{sent[48].StreamPos, sent[49].StreamPos, 10, true}, // empty
 				{sent[5].StreamPos, 0, 100, true},                  // older than memory keeps
 				{0, 0, 3, true},
+				{0, last + 1, 11, true},          // an initial sync: the newest, from memory though after is 0
+				{0, sent[10].StreamPos, 5, true}, // a page older than memory keeps
+				{0, 0, 40, true},                 // more than memory keeps
 			} {
 				got, err := writer.Timeline(ctx, roomID, q.after, q.before, q.limit, q.backwards)
 				if err != nil {
