@@ -14,19 +14,22 @@ func (db *DB) TxnIDs(ctx context.Context, localpart, deviceID string, eventIDs [
 	}
 	for start := 0; start < len(eventIDs); start += maxTxnIDsPerQuery {
 		chunk := eventIDs[start:min(start+maxTxnIDsPerQuery, len(eventIDs))]
-		args := make([]any, 0, len(chunk)+2)
-		args = append(args, localpart, deviceID)
+		args := make([]any, 0, len(chunk))
 		for _, id := range chunk {
 			args = append(args, id)
 		}
-		err := eachRow(ctx, db.read, `SELECT event_id, txn_id FROM txn_ids
-			WHERE localpart = $1 AND device_id = $2 AND event_id IN (`+placeholdersFrom(3, len(chunk))+`)`, args,
+		// By event id alone, so that the only index to use is the one on
+		// event_id; other devices' rows (a few at most) are left out here.
+		err := eachRow(ctx, db.read, `SELECT event_id, txn_id, localpart, device_id FROM txn_ids
+			WHERE event_id IN (`+placeholdersFrom(1, len(chunk))+`)`, args,
 			func(scan func(...any) error) error {
-				var eventID, txnID string
-				if err := scan(&eventID, &txnID); err != nil {
+				var eventID, txnID, lp, dev string
+				if err := scan(&eventID, &txnID, &lp, &dev); err != nil {
 					return err
 				}
-				out[eventID] = txnID
+				if lp == localpart && dev == deviceID {
+					out[eventID] = txnID
+				}
 				return nil
 			})
 		if err != nil {
