@@ -188,22 +188,8 @@ func TestAPI_UnsignedMembership(t *testing.T) {
 		})
 		t.Run("Search", func(t *testing.T) {
 			s.searchIndex(t)
-			var body struct {
-				Categories struct {
-					RoomEvents struct {
-						Results []struct {
-							Result  unsignedEvent `json:"result"`
-							Context struct {
-								Before []unsignedEvent `json:"events_before"`
-								After  []unsignedEvent `json:"events_after"`
-							} `json:"context"`
-						} `json:"results"`
-					} `json:"room_events"`
-				} `json:"search_categories"`
-			}
-			s.getJSON(t, "POST", v3+"/search", bob, map[string]any{"search_categories": map[string]any{"room_events": map[string]any{
-				"search_term": "thread", "event_context": map[string]any{"before_limit": 3, "after_limit": 3}}}}, &body)
-			results := body.Categories.RoomEvents.Results
+			results := s.searchResults(t, bob, map[string]any{
+				"search_term": "thread", "event_context": map[string]any{"before_limit": 3, "after_limit": 3}})
 			if len(results) != 2 {
 				t.Fatalf("/search: got %d results, want root and reply", len(results))
 			}
@@ -271,22 +257,8 @@ func TestAPI_PrevContentRelationsThreadsSearch(t *testing.T) {
 		wantPrev("/threads", page.Chunk[0], "First garden")
 
 		s.searchIndex(t)
-		var body struct {
-			Categories struct {
-				RoomEvents struct {
-					Results []struct {
-						Result  unsignedEvent `json:"result"`
-						Context struct {
-							Before []unsignedEvent `json:"events_before"`
-							After  []unsignedEvent `json:"events_after"`
-						} `json:"context"`
-					} `json:"results"`
-				} `json:"room_events"`
-			} `json:"search_categories"`
-		}
-		s.getJSON(t, "POST", v3+"/search", alice, map[string]any{"search_categories": map[string]any{"room_events": map[string]any{
-			"search_term": "garden", "order_by": "recent", "event_context": map[string]any{"before_limit": 1, "after_limit": 1}}}}, &body)
-		results := body.Categories.RoomEvents.Results
+		results := s.searchResults(t, alice, map[string]any{
+			"search_term": "garden", "order_by": "recent", "event_context": map[string]any{"before_limit": 1, "after_limit": 1}})
 		if len(results) != 2 || results[0].Result.EventID != second {
 			t.Fatalf("/search: got %+v, want the second name, then the first", results)
 		}
@@ -297,4 +269,27 @@ func TestAPI_PrevContentRelationsThreadsSearch(t *testing.T) {
 		}
 		wantPrev("/search context", results[1].Context.After[0], "First garden")
 	})
+}
+
+// searchResult is a /search room event result as the unsigned tests read it.
+type searchResult struct {
+	Result  unsignedEvent `json:"result"`
+	Context struct {
+		Before []unsignedEvent `json:"events_before"`
+		After  []unsignedEvent `json:"events_after"`
+	} `json:"context"`
+}
+
+// searchResults runs a /search of room events with the criteria as u.
+func (s *testServer) searchResults(t *testing.T, u user, criteria map[string]any) []searchResult {
+	t.Helper()
+	var body struct {
+		Categories struct {
+			RoomEvents struct {
+				Results []searchResult `json:"results"`
+			} `json:"room_events"`
+		} `json:"search_categories"`
+	}
+	s.getJSON(t, "POST", v3+"/search", u, map[string]any{"search_categories": map[string]any{"room_events": criteria}}, &body)
+	return body.Categories.RoomEvents.Results
 }
