@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -144,15 +145,15 @@ func (tx *Tx) MarkNotificationsRead(ctx context.Context, userID, roomID, threadI
 // room: their generation advances once after the commit, however many
 // changes the transaction made.
 func (tx *Tx) unreadChanged(userID, roomID string) {
-	if tx.unread == nil {
-		tx.unread = map[[2]string]bool{}
+	if tx.unreadKeys == nil {
+		tx.unreadKeys = map[[2]string]bool{}
 		tx.afterCommit(func() {
-			for k := range tx.unread {
+			for k := range tx.unreadKeys {
 				tx.db.unreadGens.Advance(k)
 			}
 		})
 	}
-	tx.unread[[2]string{userID, roomID}] = true
+	tx.unreadKeys[[2]string{userID, roomID}] = true
 }
 
 // UnreadGen is the generation of a user's notification counts in a room:
@@ -188,8 +189,7 @@ func (db *DB) NotificationCountsIn(ctx context.Context, roomID string, users []s
 	for _, u := range users {
 		out.Gen[u] = db.UnreadGen(u, roomID)
 	}
-	for start := 0; start < len(users); start += notificationRows {
-		chunk := users[start:min(start+notificationRows, len(users))]
+	for chunk := range slices.Chunk(users, notificationRows) {
 		args := make([]any, 0, len(chunk)+1)
 		args = append(args, roomID)
 		for _, u := range chunk {
@@ -225,26 +225,15 @@ const maxCachedUnread = 100_000
 // changes them. The slice is shared: callers must not change it.
 func (db *DB) NotificationCounts(ctx context.Context, userID, roomID string) ([]ThreadCounts, error) {
 	key := [2]string{userID, roomID}
-	gen := db.unreadGens.Of(key)
-	if cached, ok := db.unread.Get(key, gen); ok {
+	if cached, ok := db.unread.Get(key, db.unreadGens.Of(key)); ok {
 		return cached, nil
 	}
-	var out []ThreadCounts
-	err := eachRow(ctx, db.read, `SELECT thread_id, notification_count, highlight_count
-		FROM notification_counts WHERE user_id = $1 AND room_id = $2 AND notification_count > 0`,
-		[]any{userID, roomID}, func(scan func(...any) error) error {
-			var c ThreadCounts
-			if err := scan(&c.ThreadID, &c.Notify, &c.Highlights); err != nil {
-				return err
-			}
-			out = append(out, c)
-			return nil
-		})
+	read, err := db.NotificationCountsIn(ctx, roomID, []string{userID})
 	if err != nil {
-		return nil, fmt.Errorf("notification counts of %s: %w", userID, err)
+		return nil, err
 	}
-	db.unread.Put(key, gen, out)
-	return out, nil
+	db.unread.Put(key, read.Gen[userID], read.Counts[userID])
+	return read.Counts[userID], nil
 }
 
 // notificationColumns selects a Notification's columns, read or not

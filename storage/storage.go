@@ -150,8 +150,8 @@ type Tx struct {
 	Now time.Time
 	// committed run after the commit, in order.
 	committed []func()
-	// unread are the (user, room) pairs whose notification counts it changes.
-	unread map[[2]string]bool
+	// unreadKeys are the (user, room) pairs whose notification counts it changes.
+	unreadKeys map[[2]string]bool
 }
 
 // afterCommit runs fn once the transaction committed (never if it rolls

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"slices"
 )
 
 // TxnIDs returns, of the events eventIDs, those a device's client
@@ -12,8 +13,7 @@ func (db *DB) TxnIDs(ctx context.Context, localpart, deviceID string, eventIDs [
 	if len(eventIDs) == 0 {
 		return out, nil
 	}
-	for start := 0; start < len(eventIDs); start += maxTxnIDsPerQuery {
-		chunk := eventIDs[start:min(start+maxTxnIDsPerQuery, len(eventIDs))]
+	for chunk := range slices.Chunk(eventIDs, maxTxnIDsPerQuery) {
 		args := make([]any, 0, len(chunk))
 		for _, id := range chunk {
 			args = append(args, id)
