@@ -9,6 +9,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"github.com/ganglion/ganglion/internal/boundmap"
+	"github.com/ganglion/ganglion/internal/gencache"
 	"sync"
 
 	gmsl "github.com/matrix-org/gomatrixserverlib"
@@ -44,6 +45,8 @@ type Roomserver struct {
 
 	locks roomLocks
 	sends sendQueues
+	// memberGens advances per room with every member event committed.
+	memberGens gencache.Generations[string]
 	// visibilities holds the history visibility of recently asked snapshots.
 	visibilities boundmap.Map[storage.SnapshotNID, string]
 	rooms        *roomCache
@@ -76,6 +79,11 @@ func New(cfg Config, deps Deps) (*Roomserver, error) {
 		visibilities: boundmap.Map[storage.SnapshotNID, string]{Max: maxCachedVisibilities},
 	}, nil
 }
+
+// MembersGen is the generation of a room's memberships: it advances after
+// the commit of every member event of the room, before subscribers are
+// told. Caches of a room's members take it before reading them.
+func (r *Roomserver) MembersGen(roomID string) uint64 { return r.memberGens.Of(roomID) }
 
 // Subscribe adds s to the subscribers told about every new event after its
 // commit. Call it while wiring, before serving.

@@ -111,6 +111,12 @@ func (r *Roomserver) writeEvents(ctx context.Context, ri *roomInfo, writes []wri
 	} else {
 		r.tails.appended(ri.id, timeline)
 	}
+	for _, o := range outs {
+		if o.Type == spec.MRoomMember {
+			r.memberGens.Advance(ri.id)
+			break
+		}
+	}
 	r.notify(ctx, outs)
 	return outs, nil
 }

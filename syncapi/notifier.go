@@ -32,7 +32,6 @@ type Notifier struct {
 	// older ones are unknown).
 	pos, lastMembership int64
 	membershipGens      gencache.Generations[string] // user id: membership changes told
-	roomMemberGens      gencache.Generations[string] // room id: membership changes told
 	// roomPos is the newest event position told per room, for rooms with
 	// an event told since the Notifier started at position start.
 	roomPos map[string]int64
@@ -78,7 +77,6 @@ func (n *Notifier) OnOutput(_ context.Context, o roomserver.Output) {
 		return
 	}
 	n.lastMembership = max(n.lastMembership, o.StreamPos)
-	n.roomMemberGens.Advance(o.RoomID)
 	user := *o.StateKey
 	if !n.local(user) {
 		return
@@ -128,10 +126,6 @@ func (n *Notifier) activeRooms(rooms []string, since, to int64) (active map[stri
 	}
 	return active, true
 }
-
-// roomMembersGen is the generation of a room's memberships: it advances
-// with every member event of the room told.
-func (n *Notifier) roomMembersGen(roomID string) uint64 { return n.roomMemberGens.Of(roomID) }
 
 // membershipsChangedAfter reports whether any membership event may have
 // been told after the position.

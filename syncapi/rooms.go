@@ -216,10 +216,10 @@ type roomMembers struct {
 // maxCachedSummaries bounds the rooms whose summary is cached.
 const maxCachedSummaries = 10_000
 
-// roomMembers returns a room's summary material, cached until the
-// Notifier tells a member event of the room.
+// roomMembers returns a room's summary material, cached until a member
+// event of the room is committed (roomserver.MembersGen).
 func (s *Syncer) roomMembers(ctx context.Context, roomID string) (roomMembers, error) {
-	gen := s.notifier.roomMembersGen(roomID)
+	gen := s.rooms.MembersGen(roomID)
 	if rm, ok := s.summaries.Get(roomID, gen); ok {
 		return rm, nil
 	}

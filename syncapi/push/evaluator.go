@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/sirupsen/logrus"
 
 	"github.com/ganglion/ganglion/internal/gencache"
@@ -46,9 +45,8 @@ type Evaluator struct {
 	stalled     int64         // a WaitFor for it timed out
 
 	// joined caches each room's joined members until a member event of
-	// the room is committed.
-	joinedGens gencache.Generations[string]
-	joined     gencache.Cache[string, joinedMembers]
+	// the room is committed (roomserver.MembersGen).
+	joined gencache.Cache[string, joinedMembers]
 
 	cacheMu  sync.Mutex
 	rulesets map[string]*Compiled        // user id -> compiled ruleset and ignored users
@@ -82,12 +80,7 @@ func New(ctx context.Context, serverName string, deps Deps) (*Evaluator, error) 
 }
 
 // OnOutput implements roomserver.Subscriber: it wakes Run.
-func (e *Evaluator) OnOutput(_ context.Context, o roomserver.Output) {
-	if o.Type == spec.MRoomMember {
-		e.joinedGens.Advance(o.RoomID)
-	}
-	e.nudge()
-}
+func (e *Evaluator) OnOutput(context.Context, roomserver.Output) { e.nudge() }
 
 // joinedMembers are a room's joined members: how many, and the local ones.
 type joinedMembers struct {
@@ -101,7 +94,7 @@ const maxCachedRooms = 10_000
 // joinedLocal returns the number of a room's joined members and its local
 // joined members (shared: not to be changed), or storage.ErrNotFound.
 func (e *Evaluator) joinedLocal(ctx context.Context, roomID string) (int, []storage.Membership, error) {
-	gen := e.joinedGens.Of(roomID)
+	gen := e.rooms.MembersGen(roomID)
 	if j, ok := e.joined.Get(roomID, gen); ok {
 		return j.total, j.local, nil
 	}
