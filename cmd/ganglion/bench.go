@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sirupsen/logrus"
 )
 
 const benchUsage = `usage: ganglion bench -scenario NAME [flags]
@@ -117,6 +119,7 @@ func benchCommand(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("bench: unexpected argument %q", fs.Arg(0))
 	}
+	startPprof(logrus.StandardLogger()) // to profile the load itself
 	report, err := runBench(ctx, o, os.Stderr)
 	if report != nil {
 		var werr error
