@@ -53,7 +53,7 @@ func (a *API) getNotifications(w http.ResponseWriter, r *http.Request, s *Sessio
 		}
 		limit = min(n, maxNotificationLimit)
 	}
-	rows, err := a.db.Notifications(r.Context(), s.UserID, before, limit+1, q.Get("only") == "highlight")
+	rows, next, err := a.db.Notifications(r.Context(), s.UserID, before, limit, q.Get("only") == "highlight")
 	if err != nil {
 		return err
 	}
@@ -61,9 +61,8 @@ func (a *API) getNotifications(w http.ResponseWriter, r *http.Request, s *Sessio
 		NextToken     string         `json:"next_token,omitempty"`
 		Notifications []notification `json:"notifications"`
 	}{Notifications: []notification{}}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		resp.NextToken = strconv.FormatInt(rows[limit-1].StreamPos, 10)
+	if next > 0 {
+		resp.NextToken = strconv.FormatInt(next, 10)
 	}
 	now := a.db.Now()
 	for _, n := range rows {

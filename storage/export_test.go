@@ -23,3 +23,7 @@ func WritePool(db *DB) *sql.DB { return db.write }
 
 // SQLitePlaceholders is sqlitePlaceholders, for its table test.
 var SQLitePlaceholders = sqlitePlaceholders
+
+// Migrate runs the pending migrations, for tests that rewind the schema
+// version to check how a migration converts data.
+func Migrate(ctx context.Context, db *DB) error { return db.migrate(ctx) }

@@ -36,38 +36,30 @@ type ThreadCounts struct {
 const notificationRows = 100
 
 // AddNotifications stores unread notifications and adds them to their
-// users' counts. A user has at most one notification per event.
+// users' counts. A user has at most one notification per event, and an
+// event's notifications are all added at once: they become the event's
+// row of event_notifications.
 func (tx *Tx) AddNotifications(ctx context.Context, ns []Notification) error {
 	type key struct{ user, room, thread string }
 	type sums struct{ notify, highlights, last int64 }
 	counts := map[key]*sums{}
 	var keys []key // in first-seen order, so that statements are deterministic
-	for start := 0; start < len(ns); start += notificationRows {
-		chunk := ns[start:min(start+notificationRows, len(ns))]
-		args := make([]any, 0, len(chunk)*8)
-		values := make([]string, len(chunk))
-		for i, n := range chunk {
-			values[i] = "(" + placeholdersFrom(len(args)+1, 8) + ")"
-			args = append(args, n.UserID, n.StreamPos, n.RoomID, n.EventID, n.ThreadID, n.Highlight,
-				string(n.Actions), millis(tx.Now))
-			k := key{n.UserID, n.RoomID, n.ThreadID}
-			c := counts[k]
-			if c == nil {
-				c = &sums{}
-				counts[k] = c
-				keys = append(keys, k)
-			}
-			c.notify++
-			if n.Highlight {
-				c.highlights++
-			}
-			c.last = max(c.last, n.StreamPos)
+	for _, n := range ns {
+		k := key{n.UserID, n.RoomID, n.ThreadID}
+		c := counts[k]
+		if c == nil {
+			c = &sums{}
+			counts[k] = c
+			keys = append(keys, k)
 		}
-		if _, err := tx.tx.ExecContext(ctx, `INSERT INTO notifications
-			(user_id, stream_pos, room_id, event_id, thread_id, highlight, actions, ts)
-			VALUES `+strings.Join(values, ", "), args...); err != nil {
-			return fmt.Errorf("insert notifications: %w", err)
+		c.notify++
+		if n.Highlight {
+			c.highlights++
 		}
+		c.last = max(c.last, n.StreamPos)
+	}
+	if err := tx.insertEventNotifications(ctx, ns); err != nil {
+		return err
 	}
 	for _, k := range keys {
 		tx.unreadChanged(k.user, k.room)
@@ -124,10 +116,9 @@ func (tx *Tx) MarkNotificationsRead(ctx context.Context, userID, roomID, threadI
 	marked := 0
 	for _, t := range threads {
 		if t.last > upto && t.notify > 0 { // some stay unread: count them
-			if err := tx.tx.QueryRowContext(ctx, `SELECT COUNT(*), COUNT(CASE WHEN highlight THEN 1 END)
-				FROM notifications WHERE user_id = $1 AND stream_pos > $2 AND room_id = $3 AND thread_id = $4`,
-				userID, upto, roomID, t.id).Scan(&t.newNotify, &t.newHighlights); err != nil {
-				return 0, fmt.Errorf("count unread notifications: %w", err)
+			var err error
+			if t.newNotify, t.newHighlights, err = tx.countNotified(ctx, userID, roomID, t.id, upto); err != nil {
+				return 0, err
 			}
 		}
 		if _, err := tx.tx.ExecContext(ctx, `UPDATE notification_counts
@@ -236,41 +227,14 @@ func (db *DB) NotificationCounts(ctx context.Context, userID, roomID string) ([]
 	return read.Counts[userID], nil
 }
 
-// notificationColumns selects a Notification's columns, read or not
-// from its thread's read position, from notifications n.
-const notificationColumns = `n.stream_pos, n.room_id, n.event_id, n.thread_id, n.highlight, n.actions, n.ts,
-	n.stream_pos <= COALESCE(c.read_pos, 0)
-	FROM notifications n LEFT JOIN notification_counts c
-	ON c.user_id = n.user_id AND c.room_id = n.room_id AND c.thread_id = n.thread_id`
-
-// Notifications returns up to limit of a user's notifications with stream
-// positions before position before (0: open), newest first; only
-// highlights if onlyHighlight.
-func (db *DB) Notifications(ctx context.Context, userID string, before int64, limit int, onlyHighlight bool) ([]Notification, error) {
-	if before <= 0 {
-		before = 1<<63 - 1
-	}
-	query := `SELECT ` + notificationColumns + ` WHERE n.user_id = $1 AND n.stream_pos < $2`
-	if onlyHighlight {
-		query += " AND n.highlight"
-	}
-	rows, err := db.read.QueryContext(ctx, query+" ORDER BY n.stream_pos DESC LIMIT $3", userID, before, limit)
-	if err != nil {
-		return nil, fmt.Errorf("notifications of %s: %w", userID, err)
-	}
-	defer rows.Close()
-	var out []Notification
-	for rows.Next() {
-		n := Notification{UserID: userID}
-		var actions string
-		if err := rows.Scan(&n.StreamPos, &n.RoomID, &n.EventID, &n.ThreadID, &n.Highlight, &actions, &n.TS,
-			&n.Read); err != nil {
-			return nil, err
-		}
-		n.Actions = json.RawMessage(actions)
-		out = append(out, n)
-	}
-	return out, rows.Err()
+// Notifications returns up to limit of a user's notifications with
+// stream positions before position before (0: open), newest first; only
+// highlights if onlyHighlight. next is the before of the next page, 0 if
+// there is none; a page may hold fewer than limit and still have a next.
+func (db *DB) Notifications(ctx context.Context, userID string, before int64, limit int, onlyHighlight bool) (ns []Notification, next int64, err error) {
+	return db.scanNotifications(ctx, userID, before, false, limit, func(n Notification) bool {
+		return n.Highlight || !onlyHighlight
+	})
 }
 
 // PushStream names the streams row that holds how far the push evaluator

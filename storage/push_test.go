@@ -90,9 +90,9 @@ func TestTx_AddNotifications(t *testing.T) {
 			wantNotificationCounts(t, db, "@b:x", "!r", map[string][2]int64{main: {1, 0}})
 		})
 		t.Run("Notifications", func(t *testing.T) {
-			all, err := db.Notifications(t.Context(), "@a:x", 0, 10, false)
-			if err != nil {
-				t.Fatal(err)
+			all, next, err := db.Notifications(t.Context(), "@a:x", 0, 10, false)
+			if err != nil || next != 0 {
+				t.Fatalf("got next %d, %v, want 0 (no more)", next, err)
 			}
 			var pos []int64
 			for _, n := range all {
@@ -104,11 +104,11 @@ func TestTx_AddNotifications(t *testing.T) {
 			if all[0].Read || !all[1].Read || string(all[0].Actions) != `["notify"]` || all[0].RoomID != "!other" {
 				t.Errorf("got %+v %+v", all[0], all[1])
 			}
-			page, err := db.Notifications(t.Context(), "@a:x", 4, 2, false)
-			if err != nil || len(page) != 2 || page[0].StreamPos != 3 || page[1].StreamPos != 2 {
-				t.Fatalf("page before 4: got %+v, %v", page, err)
+			page, next, err := db.Notifications(t.Context(), "@a:x", 4, 2, false)
+			if err != nil || len(page) != 2 || page[0].StreamPos != 3 || page[1].StreamPos != 2 || next != 2 {
+				t.Fatalf("page before 4: got %+v, next %d, %v", page, next, err)
 			}
-			high, err := db.Notifications(t.Context(), "@a:x", 0, 10, true)
+			high, _, err := db.Notifications(t.Context(), "@a:x", 0, 10, true)
 			if err != nil || len(high) != 2 || !high[0].Highlight || high[0].StreamPos != 3 {
 				t.Fatalf("highlights: got %+v, %v", high, err)
 			}
@@ -120,7 +120,7 @@ func TestTx_AddNotifications(t *testing.T) {
 				t.Errorf("marked %d, want 1", n)
 			}
 			wantNotificationCounts(t, db, "@a:x", "!r", map[string][2]int64{main: {1, 0}})
-			after, err := db.NotificationsAfter(t.Context(), "@a:x", 6, 10)
+			after, _, err := db.NotificationsAfter(t.Context(), "@a:x", 6, 10)
 			if err != nil || len(after) != 2 || !after[0].Read || after[1].Read {
 				t.Fatalf("notifications after 6: got %+v, %v; want 7 read, 8 unread", after, err)
 			}

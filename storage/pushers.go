@@ -116,13 +116,16 @@ func (db *DB) Pusher(ctx context.Context, userID, appID, pushKey string) (Pusher
 }
 
 // PushersOfKind returns every pusher of a kind, of users notified after
-// stream position after (0: of every user).
+// stream position after (0: of every user). It may return a few more: the
+// LIKE that looks for the user in the events' rows takes '_' in a user id
+// for any character, and ignores ASCII case on SQLite.
 func (db *DB) PushersOfKind(ctx context.Context, kind string, after int64) ([]Pusher, error) {
 	if after <= 0 {
 		return db.queryPushers(ctx, "SELECT "+pusherColumns+" FROM pushers WHERE kind = $1", kind)
 	}
 	return db.queryPushers(ctx, "SELECT "+pusherColumns+` FROM pushers WHERE kind = $1
-		AND EXISTS (SELECT 1 FROM notifications n WHERE n.user_id = pushers.user_id AND n.stream_pos > $2)`, kind, after)
+		AND EXISTS (SELECT 1 FROM event_notifications n
+			WHERE n.stream_pos > $2 AND n.users LIKE '%' || $3 || pushers.user_id || $4 || '%')`, kind, after, "\n", "\t")
 }
 
 func (db *DB) queryPushers(ctx context.Context, query string, args ...any) ([]Pusher, error) {
@@ -139,26 +142,11 @@ func (db *DB) queryPushers(ctx context.Context, query string, args ...any) ([]Pu
 }
 
 // NotificationsAfter returns up to limit of a user's notifications with
-// stream positions after after, oldest first, read ones included.
-func (db *DB) NotificationsAfter(ctx context.Context, userID string, after int64, limit int) ([]Notification, error) {
-	var out []Notification
-	err := eachRow(ctx, db.read, `SELECT `+notificationColumns+`
-		WHERE n.user_id = $1 AND n.stream_pos > $2 ORDER BY n.stream_pos LIMIT $3`,
-		[]any{userID, after, limit}, func(scan func(...any) error) error {
-			n := Notification{UserID: userID}
-			var actions string
-			if err := scan(&n.StreamPos, &n.RoomID, &n.EventID, &n.ThreadID, &n.Highlight, &actions, &n.TS,
-				&n.Read); err != nil {
-				return err
-			}
-			n.Actions = json.RawMessage(actions)
-			out = append(out, n)
-			return nil
-		})
-	if err != nil {
-		return nil, fmt.Errorf("notifications of %s: %w", userID, err)
-	}
-	return out, nil
+// stream positions after after, oldest first, read ones included. next is
+// where to continue: every notification of the user up to it is in ns, and
+// 0 means none is left.
+func (db *DB) NotificationsAfter(ctx context.Context, userID string, after int64, limit int) (ns []Notification, next int64, err error) {
+	return db.scanNotifications(ctx, userID, after, true, limit, func(Notification) bool { return true })
 }
 
 // UnreadNotifications returns a user's unread notifications across all

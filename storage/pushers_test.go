@@ -132,9 +132,9 @@ func TestDB_PushersOfKind(t *testing.T) {
 				t.Errorf("notified after %d: got %q, want %q", after, pusherNames(got), want)
 			}
 		}
-		notes, err := db.NotificationsAfter(t.Context(), "@bob:test.local", 4, 10)
-		if err != nil || len(notes) != 1 || notes[0].StreamPos != 5 || !notes[0].Highlight {
-			t.Fatalf("bob's notifications after 4: got %+v, %v, want the one at 5", notes, err)
+		notes, next, err := db.NotificationsAfter(t.Context(), "@bob:test.local", 4, 10)
+		if err != nil || len(notes) != 1 || notes[0].StreamPos != 5 || !notes[0].Highlight || next != 0 {
+			t.Fatalf("bob's notifications after 4: got %+v, next %d, %v, want the one at 5", notes, next, err)
 		}
 		mustAddNotifications(t, db, note("@bob:test.local", 6, "!s", storage.MainThread, false))
 		if n, err := db.UnreadNotifications(t.Context(), "@bob:test.local"); err != nil || n != 2 {

@@ -213,7 +213,7 @@ func TestEvaluator_Resume(t *testing.T) {
 		again, _ := w.startEvaluator(t)
 		mustWait(t, again, last.StreamPos)
 		wantCounts(t, db, bob, roomID, map[string]string{main: "3/0"})
-		notes, err := db.Notifications(t.Context(), bob, 0, 10, false)
+		notes, _, err := db.Notifications(t.Context(), bob, 0, 10, false)
 		if err != nil || len(notes) != 3 || notes[0].EventID != last.EventID {
 			t.Fatalf("notifications: got %+v, %v", notes, err)
 		}

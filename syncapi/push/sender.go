@@ -231,9 +231,18 @@ func (s *Dispatcher) deliverNext(ctx context.Context, key pusherKey, log logrus.
 		log.WithError(err).Warn("push: unusable pusher data: nothing sent")
 		return true, nil
 	}
-	notes, err := s.db.NotificationsAfter(ctx, p.UserID, p.DeliveredPos, s.batch)
-	if err != nil || len(notes) == 0 {
-		return true, err
+	notes, next, err := s.db.NotificationsAfter(ctx, p.UserID, p.DeliveredPos, s.batch)
+	if err != nil {
+		return false, err
+	}
+	if len(notes) == 0 {
+		if next == 0 {
+			return true, nil
+		}
+		// Only others' notifications so far: skip them durably.
+		return false, s.db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
+			return tx.SetPusherDelivered(ctx, p.UserID, p.AppID, p.PushKey, next)
+		})
 	}
 	for _, n := range notes {
 		out, err := s.deliver(ctx, p, data, n)
@@ -260,5 +269,5 @@ func (s *Dispatcher) deliverNext(ctx context.Context, key pusherKey, log logrus.
 			return false, err
 		}
 	}
-	return len(notes) < s.batch, nil
+	return next == 0, nil
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ganglion/ganglion/roomserver"
 	"github.com/ganglion/ganglion/storage"
 	"github.com/ganglion/ganglion/storage/storagetest"
 	"github.com/ganglion/ganglion/syncapi/push"
@@ -285,6 +286,49 @@ func TestDispatcher_Resume(t *testing.T) {
 		}
 		waitUntil(t, "the delivered position", func() bool {
 			p, err := db.Pusher(t.Context(), bob, "org.test", "resume")
+			return err == nil && p.DeliveredPos >= sent.StreamPos
+		})
+	})
+}
+
+// TestDispatcher_SkipsOthers: a pusher whose user was not notified by more
+// events than one listing reads moves past them and still delivers what
+// follows.
+func TestDispatcher_SkipsOthers(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		w := newWorld(t, db)
+		ev, _ := w.startEvaluator(t)
+		bobs, others := w.room(t, bob), w.room(t, carol)
+		g := newGateway(t, nil)
+		mustPusher(t, db, bob, "skip", g, nil)
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for sender := range 8 { // concurrent sends to one room are committed together
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := sender; i < storage.NotificationScan+10; i += 8 {
+					if _, err := w.rooms.Send(context.Background(), roomserver.Proto{RoomID: others, Sender: alice,
+						Type: "m.room.message", Content: json.RawMessage(`{"msgtype":"m.text","body":"not for bob"}`)}); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		sent := w.message(t, bobs, alice, map[string]any{"body": "for bob"})
+		w.startDispatcher(t, ev)
+		got := g.waitRequests(t, 1)
+		if len(got) != 1 || got[0]["event_id"] != sent.EventID {
+			t.Fatalf("got %v, want one notification of %s", got, sent.EventID)
+		}
+		waitUntil(t, "the delivered position", func() bool {
+			p, err := db.Pusher(t.Context(), bob, "org.test", "skip")
 			return err == nil && p.DeliveredPos >= sent.StreamPos
 		})
 	})
