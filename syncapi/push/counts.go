@@ -168,6 +168,29 @@ func (e *Evaluator) readBases(ctx context.Context, f *flight) error {
 	return nil
 }
 
+// changing returns the read markings of reads that change stored counts,
+// given the flight's bases and notifications notes: a sender with nothing
+// unread in the room, before or in the batch, has nothing to mark (its
+// notifications are all at or before its thread's read position). Their
+// bases go: nothing the flight stores changes those counts, so their
+// generation stays.
+func (f *flight) changing(reads, notes []storage.Notification) []storage.Notification {
+	notified := map[userRoom]bool{}
+	for _, n := range notes {
+		notified[userRoom{n.UserID, n.RoomID}] = true
+	}
+	out := reads[:0]
+	for _, r := range reads {
+		k := userRoom{r.UserID, r.RoomID}
+		if len(f.bases[k].counts) == 0 && !notified[k] {
+			delete(f.bases, k)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
 // cacheStored hands storage the counts a stored flight leaves: its base
 // plus its changes, for those nothing else changed since the base was read
 // (one generation on: the flight's own transaction).

@@ -78,6 +78,7 @@ func (e *Evaluator) evaluateBatch(ctx context.Context, from int64, events []room
 		e.land(f)
 		return 0, err
 	}
+	reads = f.changing(reads, notes)
 	done, stored := upto, true
 	err := e.db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
 		pos, err := tx.LockPushPos(ctx)

@@ -271,3 +271,30 @@ func TestEvaluator_IgnoredSenders(t *testing.T) {
 		wantCounts(t, db, bob, roomID, map[string]string{main: "2/1"})
 	})
 }
+
+// TestEvaluator_SendingReads: sending reads the sender's thread up to the
+// event; a sender with nothing unread in the room costs no write.
+func TestEvaluator_SendingReads(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		w := newWorld(t, db)
+		ev, _ := w.startEvaluator(t)
+		roomID := w.room(t, bob)
+		mustWait(t, ev, w.message(t, roomID, bob, map[string]any{"body": "hi"}).StreamPos)
+		wantCounts(t, db, alice, roomID, map[string]string{main: "1/0"})
+		mustWait(t, ev, w.message(t, roomID, alice, map[string]any{"body": "reply"}).StreamPos)
+		wantCounts(t, db, alice, roomID, map[string]string{})
+
+		gen := db.UnreadGen(alice, roomID)
+		mustWait(t, ev, w.message(t, roomID, alice, map[string]any{"body": "again"}).StreamPos)
+		if got := db.UnreadGen(alice, roomID); got != gen {
+			t.Errorf("alice's counts generation moved from %d to %d: nothing was unread", gen, got)
+		}
+		wantCounts(t, db, alice, roomID, map[string]string{})
+		wantCounts(t, db, bob, roomID, map[string]string{main: "2/0"})
+
+		mustWait(t, ev, w.message(t, roomID, bob, map[string]any{"body": "more"}).StreamPos)
+		wantCounts(t, db, alice, roomID, map[string]string{main: "1/0"})
+		mustWait(t, ev, w.message(t, roomID, alice, map[string]any{"body": "read"}).StreamPos)
+		wantCounts(t, db, alice, roomID, map[string]string{})
+	})
+}
