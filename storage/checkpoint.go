@@ -8,22 +8,17 @@ import (
 )
 
 // SQLite copies its write-ahead log back into the database file at
-// checkpoints. By default the connection whose commit takes the log past
-// 1,000 pages runs one inside that commit: under load that was the group
-// committer, many times a second, and every queued writer waited for the
-// copy and its fsync. A checkpointer with a connection of its own runs
-// them beside the writer instead, shortly after commits: PASSIVE
-// checkpoints never wait for a reader or block the writer. The writer's
-// automatic checkpoints stay as a backstop at a much larger log
-// (writerAutoCheckpoint), should the checkpointer fall behind or fail.
+// checkpoints, run by the connection whose commit takes the log past 1,000
+// pages: under load that is the group committer, many times a second, and
+// every queued writer waited for the copy. A checkpointer with a
+// connection of its own copies the log shortly after commits instead
+// (PASSIVE checkpoints never wait for a reader or block the writer). The
+// writer keeps its automatic checkpoint: only the writer can start the log
+// over, which it does after a checkpoint of its own finds nothing left to
+// copy but the last few commits.
 
-const (
-	// checkpointPause is the least time between two checkpoints.
-	checkpointPause = 50 * time.Millisecond
-	// writerAutoCheckpoint is the log size in pages (of 4 KiB) at which
-	// the writer checkpoints by itself.
-	writerAutoCheckpoint = 16384
-)
+// checkpointPause is the least time between two checkpoints.
+const checkpointPause = 50 * time.Millisecond
 
 type checkpointer struct {
 	conn    *sql.DB // one connection, not query-only
@@ -58,8 +53,8 @@ func (c *checkpointer) run() {
 			return
 		case <-c.wake:
 		}
-		// A failed checkpoint is retried after the next commit; meanwhile
-		// the writer's own automatic checkpoint bounds the log.
+		// A failed checkpoint is retried after the next commit; the
+		// writer's own automatic checkpoint bounds the log meanwhile.
 		_, _ = c.conn.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
 		pause.Reset(checkpointPause)
 		select {

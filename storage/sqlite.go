@@ -54,11 +54,9 @@ func openSQLite(path string, opts Options) (*DB, error) {
 		return err
 	}}
 	// The writer's page cache holds a whole group of transactions' changed
-	// pages (64 MiB; readers keep SQLite's default of 2 MiB each). Its
-	// checkpoints are left to the checkpointer (checkpoint.go).
+	// pages (64 MiB; readers keep SQLite's default of 2 MiB each).
 	writeDrv := &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
-		_, err := c.Exec(fmt.Sprintf("PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = %d",
-			writerAutoCheckpoint), nil)
+		_, err := c.Exec("PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536", nil)
 		return err
 	}}
 	// In a file: URI, "?" starts the parameters and "#" a fragment: a path
@@ -76,6 +74,7 @@ func openSQLite(path string, opts Options) (*DB, error) {
 	read := sql.OpenDB(sqliteConnector{dsn: uri + "?" + common + "&_query_only=true", driver: drv})
 	read.SetMaxOpenConns(opts.MaxOpenConns)
 	read.SetMaxIdleConns(opts.MaxOpenConns)
+	// The checkpointer copies most of the writer's log (checkpoint.go).
 	ckpt := newCheckpointer(sql.OpenDB(sqliteConnector{dsn: uri + "?" + common, driver: drv}))
 	return &DB{write: write, read: &readPool{DB: read}, dialect: sqliteDialect{}, path: path, ckpt: ckpt}, nil
 }
