@@ -174,13 +174,26 @@ type RoomCounts struct {
 }
 
 // NotificationCountsIn returns the stored counts of several users in a
-// room, read in a few queries, each user's generation taken before.
+// room, each user's generation taken before its counts were read: from
+// the cache when it holds that generation, else read in a few queries
+// (and cached). The slices are shared with the cache: callers must not
+// change them.
 func (db *DB) NotificationCountsIn(ctx context.Context, roomID string, users []string) (RoomCounts, error) {
 	out := RoomCounts{Counts: map[string][]ThreadCounts{}, Gen: make(map[string]uint64, len(users))}
+	var missed []string
 	for _, u := range users {
-		out.Gen[u] = db.UnreadGen(u, roomID)
+		key := [2]string{u, roomID}
+		gen := db.unreadGens.Of(key)
+		out.Gen[u] = gen
+		if cached, ok := db.unread.Get(key, gen); ok {
+			if len(cached) > 0 {
+				out.Counts[u] = cached
+			}
+			continue
+		}
+		missed = append(missed, u)
 	}
-	for chunk := range slices.Chunk(users, notificationRows) {
+	for chunk := range slices.Chunk(missed, notificationRows) {
 		args := make([]any, 0, len(chunk)+1)
 		args = append(args, roomID)
 		for _, u := range chunk {
@@ -203,6 +216,9 @@ func (db *DB) NotificationCountsIn(ctx context.Context, roomID string, users []s
 			return RoomCounts{}, fmt.Errorf("notification counts in %s: %w", roomID, err)
 		}
 	}
+	for _, u := range missed {
+		db.unread.Put([2]string{u, roomID}, out.Gen[u], out.Counts[u])
+	}
 	return out, nil
 }
 
@@ -215,15 +231,10 @@ const maxCachedUnread = 100_000
 // out. Every woken /sync asks for them: they are cached until a commit
 // changes them. The slice is shared: callers must not change it.
 func (db *DB) NotificationCounts(ctx context.Context, userID, roomID string) ([]ThreadCounts, error) {
-	key := [2]string{userID, roomID}
-	if cached, ok := db.unread.Get(key, db.unreadGens.Of(key)); ok {
-		return cached, nil
-	}
 	read, err := db.NotificationCountsIn(ctx, roomID, []string{userID})
 	if err != nil {
 		return nil, err
 	}
-	db.unread.Put(key, read.Gen[userID], read.Counts[userID])
 	return read.Counts[userID], nil
 }
 

@@ -218,5 +218,16 @@ func TestDB_NotificationCountsIn(t *testing.T) {
 		if got.Gen["@b:x"] != before+1 || got.Gen["@b:x"] != db.UnreadGen("@b:x", "!r") {
 			t.Errorf("@b:x's generation: got %d, want %d (one read since)", got.Gen["@b:x"], before+1)
 		}
+
+		// Counts read at a generation are served from memory until it
+		// moves: a change behind storage's back stays unseen, a commit
+		// through it shows.
+		if _, err := storage.WritePool(db).ExecContext(t.Context(),
+			"UPDATE notification_counts SET notification_count = 9 WHERE user_id = '@a:x' AND thread_id = 'main'"); err != nil {
+			t.Fatal(err)
+		}
+		wantNotificationCounts(t, db, "@a:x", "!r", map[string][2]int64{main: {1, 1}, "$t": {1, 0}})
+		mustAddNotifications(t, db, note("@a:x", 4, "!r", main, false))
+		wantNotificationCounts(t, db, "@a:x", "!r", map[string][2]int64{main: {10, 1}, "$t": {1, 0}})
 	})
 }
