@@ -133,7 +133,6 @@ func (g *groupCommitter) commitGroup(first *writeReq) {
 		finish(ran, fmt.Errorf("commit: %w", err))
 		return
 	}
-	g.db.ckpt.committed()
 	for _, r := range ran {
 		for _, hook := range r.tx.committed {
 			hook()

@@ -74,7 +74,5 @@ func openSQLite(path string, opts Options) (*DB, error) {
 	read := sql.OpenDB(sqliteConnector{dsn: uri + "?" + common + "&_query_only=true", driver: drv})
 	read.SetMaxOpenConns(opts.MaxOpenConns)
 	read.SetMaxIdleConns(opts.MaxOpenConns)
-	// The checkpointer copies most of the writer's log (checkpoint.go).
-	ckpt := newCheckpointer(sql.OpenDB(sqliteConnector{dsn: uri + "?" + common, driver: drv}))
-	return &DB{write: write, read: &readPool{DB: read}, dialect: sqliteDialect{}, path: path, ckpt: ckpt}, nil
+	return &DB{write: write, read: &readPool{DB: read}, dialect: sqliteDialect{}, path: path}, nil
 }

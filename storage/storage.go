@@ -65,7 +65,6 @@ type DB struct {
 	unread     gencache.Cache[[2]string, []ThreadCounts]
 
 	group *groupCommitter // SQLite: runs every write transaction; nil under PostgreSQL
-	ckpt  *checkpointer   // SQLite: checkpoints the log; nil under PostgreSQL
 
 	path  string    // SQLite: the database file
 	claim io.Closer // what Claim holds until Close
@@ -126,9 +125,6 @@ func (db *DB) Close() error {
 	}
 	if db.group != nil {
 		db.group.close()
-	}
-	if db.ckpt != nil {
-		err = errors.Join(err, db.ckpt.close())
 	}
 	err = errors.Join(err, db.read.Close())
 	if db.read.DB != db.write {
