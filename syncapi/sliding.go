@@ -176,7 +176,13 @@ func (sl *slidingRun) build(ctx context.Context) (*SlidingResponse, error) {
 			resp.Rooms[roomID] = room
 		}
 	}
-	if err := sl.extensions(ctx, resp, entries); err != nil {
+	subscribed := map[string]bool{}
+	for roomID := range sl.req.RoomSubscriptions {
+		if _, ok := byID[roomID]; ok {
+			subscribed[roomID] = true
+		}
+	}
+	if err := sl.extensions(ctx, resp, entries, extensionRooms{lists: lists, subscribed: subscribed}); err != nil {
 		return nil, err
 	}
 	return resp, nil

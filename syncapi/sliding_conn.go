@@ -33,6 +33,9 @@ type connState struct {
 	rooms     map[string]sentRoom
 	otkCounts map[string]int // one-time key counts last sent by the e2ee extension
 	fallbacks []string       // unused fallback key types last sent by it
+	// The rooms the receipts and typing extensions covered: a room they
+	// start to cover is sent as on a new connection.
+	receiptRooms, typingRooms map[string]bool
 }
 
 // sentRoom is what was last sent of a room on a connection.

@@ -23,9 +23,49 @@ func (sl *slidingRun) extensionEnabled(name string) (bool, json.RawMessage) {
 	return ext.Enabled, raw
 }
 
+// extensionRooms are the rooms of a response that extensions may cover:
+// those in each list's ranges (with the lists they are in) and the room
+// subscriptions the user may see.
+type extensionRooms struct {
+	lists      map[string][]string
+	subscribed map[string]bool
+}
+
+// scope returns the rooms an extension covers, from its config's "lists"
+// and "rooms" (list names and subscribed room ids; "*" for all of them,
+// and each all when absent).
+func (er extensionRooms) scope(raw json.RawMessage) map[string]bool {
+	var cfg struct {
+		Lists *[]string `json:"lists"`
+		Rooms *[]string `json:"rooms"`
+	}
+	_ = json.Unmarshal(raw, &cfg)
+	all := []string{"*"}
+	if cfg.Lists == nil {
+		cfg.Lists = &all
+	}
+	if cfg.Rooms == nil {
+		cfg.Rooms = &all
+	}
+	out := map[string]bool{}
+	for roomID, names := range er.lists {
+		for _, name := range names {
+			if slices.Contains(*cfg.Lists, "*") || slices.Contains(*cfg.Lists, name) {
+				out[roomID] = true
+			}
+		}
+	}
+	for roomID := range er.subscribed {
+		if slices.Contains(*cfg.Rooms, "*") || slices.Contains(*cfg.Rooms, roomID) {
+			out[roomID] = true
+		}
+	}
+	return out
+}
+
 // extensions adds the enabled extensions: to_device, e2ee, account_data,
 // receipts and typing.
-func (sl *slidingRun) extensions(ctx context.Context, resp *SlidingResponse, entries []storage.RoomListEntry) error {
+func (sl *slidingRun) extensions(ctx context.Context, resp *SlidingResponse, entries []storage.RoomListEntry, rooms extensionRooms) error {
 	run := &syncRun{s: sl.s, req: Request{UserID: sl.user, DeviceID: sl.device}, since: sl.since(), to: sl.to,
 		initial: sl.prev == nil, filter: &Filter{}, now: sl.now}
 	if on, raw := sl.extensionEnabled("to_device"); on {
@@ -64,35 +104,78 @@ func (sl *slidingRun) extensions(ctx context.Context, resp *SlidingResponse, ent
 			resp.Extensions["account_data"] = ext
 		}
 	}
-	receiptsOn, _ := sl.extensionEnabled("receipts")
-	typingOn, _ := sl.extensionEnabled("typing")
-	if !receiptsOn && !typingOn {
+	return sl.ephemeralExtensions(ctx, resp, entries, rooms)
+}
+
+// ephemeralExtensions adds the receipts and typing extensions for the
+// rooms each covers: what changed since the connection's last position in
+// rooms it covered then, everything (as on a new connection) in rooms it
+// starts to cover.
+func (sl *slidingRun) ephemeralExtensions(ctx context.Context, resp *SlidingResponse, entries []storage.RoomListEntry, rooms extensionRooms) error {
+	var receiptRooms, typingRooms map[string]bool
+	if on, raw := sl.extensionEnabled("receipts"); on {
+		receiptRooms = rooms.scope(raw)
+	}
+	if on, raw := sl.extensionEnabled("typing"); on {
+		typingRooms = rooms.scope(raw)
+	}
+	sl.next.receiptRooms, sl.next.typingRooms = receiptRooms, typingRooms
+	if len(receiptRooms) == 0 && len(typingRooms) == 0 {
 		return nil
 	}
-	var ms []storage.UserMembership
-	for _, e := range entries {
-		ms = append(ms, e.UserMembership)
+	var before connState // what the connection covered: nothing if new
+	if sl.prev != nil {
+		before = *sl.prev
 	}
-	ephemeral, err := run.ephemeral(ctx, ms)
-	if err != nil {
-		return err
+	// Two passes over the rooms: those covered before (since the last
+	// position) and those covered now for the first time.
+	var seen, fresh []storage.UserMembership
+	for _, e := range entries {
+		r, t := receiptRooms[e.RoomID], typingRooms[e.RoomID]
+		if (r && before.receiptRooms[e.RoomID]) || (t && before.typingRooms[e.RoomID]) {
+			seen = append(seen, e.UserMembership)
+		}
+		if (r && !before.receiptRooms[e.RoomID]) || (t && !before.typingRooms[e.RoomID]) {
+			fresh = append(fresh, e.UserMembership)
+		}
 	}
 	receipts, typing := map[string]any{}, map[string]any{}
-	for roomID, events := range ephemeral {
-		for _, ev := range events {
-			m := ev.(map[string]any)
-			switch m["type"] {
-			case "m.receipt":
-				receipts[roomID] = m
-			case "m.typing":
-				typing[roomID] = m
+	for _, pass := range []struct {
+		ms      []storage.UserMembership
+		initial bool
+	}{{seen, false}, {fresh, true}} {
+		if len(pass.ms) == 0 {
+			continue
+		}
+		run := &syncRun{s: sl.s, req: Request{UserID: sl.user, DeviceID: sl.device}, since: sl.since(), to: sl.to,
+			initial: pass.initial, filter: &Filter{}, now: sl.now}
+		if pass.initial {
+			run.since = StreamToken{}
+		}
+		ephemeral, err := run.ephemeral(ctx, pass.ms)
+		if err != nil {
+			return err
+		}
+		for roomID, events := range ephemeral {
+			for _, ev := range events {
+				m := ev.(map[string]any)
+				switch m["type"] {
+				case "m.receipt":
+					if receiptRooms[roomID] && before.receiptRooms[roomID] != pass.initial {
+						receipts[roomID] = m
+					}
+				case "m.typing":
+					if typingRooms[roomID] && before.typingRooms[roomID] != pass.initial {
+						typing[roomID] = m
+					}
+				}
 			}
 		}
 	}
-	if receiptsOn && len(receipts) > 0 {
+	if len(receipts) > 0 {
 		resp.Extensions["receipts"] = map[string]any{"rooms": receipts}
 	}
-	if typingOn && len(typing) > 0 {
+	if len(typing) > 0 {
 		resp.Extensions["typing"] = map[string]any{"rooms": typing}
 	}
 	return nil

@@ -156,3 +156,81 @@ func TestSlidingSync_Extensions(t *testing.T) {
 		}
 	})
 }
+
+// TestSlidingSync_EphemeralScope: the receipts and typing extensions cover
+// the rooms their "lists" and "rooms" name, and a room they start to cover
+// comes with what happened there before.
+func TestSlidingSync_EphemeralScope(t *testing.T) {
+	eachDialect(t, func(t *testing.T, cfg *config.Config) {
+		srv, _ := startServer(t, cfg)
+		ctx := context.Background()
+		alice := mustRegister(t, srv.URL, "alice", "alice password")
+		bob := mustRegister(t, srv.URL, "bob", "bob password")
+		rooms := map[string]id.RoomID{}
+		lastEvent := map[string]id.EventID{}
+		for _, name := range []string{"a", "b", "subscribed"} {
+			rooms[name] = mustPublicRoom(t, alice, bob)
+		}
+		for _, name := range []string{"b", "subscribed", "a"} { // a is the most recent room
+			sent, err := bob.SendText(ctx, rooms[name], "hello "+name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lastEvent[name] = sent.EventID
+			if err := bob.SendReceipt(ctx, rooms[name], lastEvent[name], event.ReceiptTypeRead, nil); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := bob.UserTyping(ctx, rooms[name], true, 30000); err != nil {
+				t.Fatal(err)
+			}
+		}
+		request := map[string]any{
+			"lists":              map[string]any{"top": map[string]any{"ranges": [][2]int{{0, 0}}, "timeline_limit": 1}},
+			"room_subscriptions": map[string]any{string(rooms["subscribed"]): map[string]any{"timeline_limit": 1}},
+			"extensions": map[string]any{
+				"receipts": map[string]any{"enabled": true, "lists": []string{"top"}, "rooms": []string{}},
+				"typing":   map[string]any{"enabled": true, "lists": []string{}, "rooms": []string{"*"}},
+			},
+		}
+		covered := func(resp *slidingResp, ext string) []string {
+			var out []string
+			r, _ := resp.Extensions[ext]["rooms"].(map[string]any)
+			for name, roomID := range rooms {
+				if r[string(roomID)] != nil {
+					out = append(out, name)
+				}
+			}
+			slices.Sort(out)
+			return out
+		}
+		first, err := slide(t, alice, "", 0, request)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := covered(first, "receipts"); !slices.Equal(got, []string{"a"}) {
+			t.Errorf("receipts: got rooms %v, want only the top list's a", got)
+		}
+		if got := covered(first, "typing"); !slices.Equal(got, []string{"subscribed"}) {
+			t.Errorf("typing: got rooms %v, want only the subscription", got)
+		}
+
+		// b becomes the top room: its receipt from before comes now, and
+		// a, out of the list's range, is no longer covered.
+		mustText(t, alice, rooms["b"], "b again")
+		if err := bob.SendReceipt(ctx, rooms["a"], lastEvent["a"], event.ReceiptTypeReadPrivate, nil); err != nil {
+			t.Fatal(err)
+		}
+		next, err := slide(t, alice, first.Pos, 0, request)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := covered(next, "receipts"); !slices.Equal(got, []string{"b"}) {
+			t.Errorf("receipts after b moved up: got rooms %v, want b", got)
+		}
+		b, _ := next.Extensions["receipts"]["rooms"].(map[string]any)[string(rooms["b"])].(map[string]any)
+		content, _ := b["content"].(map[string]any)
+		if content[string(lastEvent["b"])] == nil {
+			t.Errorf("receipts of b: got %v, want bob's receipt sent before b was covered", b)
+		}
+	})
+}
