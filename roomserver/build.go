@@ -94,7 +94,11 @@ func (b *batch) add(ctx context.Context, p Proto) (gmsl.PDU, error) {
 	if err := builder.AddAuthEvents(auth); err != nil {
 		return nil, err
 	}
-	pdu, err := builder.Build(b.r.db.Now(), b.r.serverName, b.r.keyID, b.r.key)
+	now := b.r.db.Now()
+	pdu, fast, err := buildFast(builder, b.ri.version, now, b.r.serverName, b.r.keyID, b.r.key)
+	if !fast {
+		pdu, err = builder.Build(now, b.r.serverName, b.r.keyID, b.r.key)
+	}
 	if err != nil {
 		return nil, &BadEventError{Reason: err.Error(), BadJSON: true}
 	}
