@@ -33,10 +33,9 @@ func (db *DB) DeviceKeys(ctx context.Context, userID string, deviceIDs []string)
 	return out, rows.Err()
 }
 
-// PutDeviceKeys stores a device's identity keys. Returns ErrExists if the
-// device has different identity keys already: a device's identity never
-// changes. The same identity keys with other signatures or fields replace
-// the stored object. changed reports whether anything was written.
+// PutDeviceKeys stores a device's identity keys, replacing those stored;
+// new identity keys drop the signatures stored over the old ones. changed
+// reports whether anything was written.
 // Concurrent uploads of the same keys (a client's retries) all succeed.
 func (tx *Tx) PutDeviceKeys(ctx context.Context, userID, deviceID string, keys json.RawMessage) (changed bool, err error) {
 	res, err := tx.tx.ExecContext(ctx, `INSERT INTO device_keys (user_id, device_id, key_json) VALUES ($1, $2, $3)
@@ -59,11 +58,15 @@ func (tx *Tx) PutDeviceKeys(ctx context.Context, userID, deviceID string, keys j
 	if old == string(keys) {
 		return false, nil
 	}
+	// The newer upload stands. New identity keys (a client that lost its
+	// keys and set the device up again) void the signatures others made
+	// over the old ones.
 	if !sameIdentity(json.RawMessage(old), keys) {
-		return false, ErrExists
+		if _, err := tx.tx.ExecContext(ctx, "DELETE FROM key_signatures WHERE target_user = $1 AND target_key_id = $2",
+			userID, deviceID); err != nil {
+			return false, fmt.Errorf("drop signatures of old device keys: %w", err)
+		}
 	}
-	// The same identity keys with other signatures or fields: the newer
-	// upload stands.
 	if _, err := tx.tx.ExecContext(ctx, "UPDATE device_keys SET key_json = $3 WHERE user_id = $1 AND device_id = $2",
 		userID, deviceID, string(keys)); err != nil {
 		return false, fmt.Errorf("update device keys: %w", err)

@@ -181,7 +181,7 @@ func TestTx_DeleteDeviceKeys(t *testing.T) {
 	})
 }
 
-// TestTx_PutDeviceKeys: a device's identity keys never change; the same
+// TestTx_PutDeviceKeys: the newest upload of a device's keys stands; the same
 // keys with other signatures replace the stored object.
 func TestTx_PutDeviceKeys(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
@@ -207,19 +207,39 @@ func TestTx_PutDeviceKeys(t *testing.T) {
 			{"first", first, true, nil},
 			{"again", first, false, nil},
 			{"other signatures", resigned, true, nil},
-			{"other identity keys", rekeyed, false, storage.ErrExists},
 		} {
 			changed, err := put(step.keys)
 			if changed != step.wantChanged || !errors.Is(err, step.wantErr) {
 				t.Errorf("%s: got changed %v, %v; want %v, %v", step.name, changed, err, step.wantChanged, step.wantErr)
 			}
 		}
-		got, err := db.KeysOf(t.Context(), []string{user}, nil, user)
-		if err != nil {
-			t.Fatal(err)
+		mustTx(t, db, func(ctx context.Context, tx *storage.Tx) error {
+			return tx.PutKeySignature(ctx, storage.KeySignature{TargetUser: user, TargetKeyID: "PHONE",
+				SignerUser: user, SignerKeyID: "ed25519:SELF", Signature: "selfsig"})
+		})
+		stored := func() string { // the device's keys and the signatures over them
+			got, err := db.KeysOf(t.Context(), []string{user}, nil, user)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := string(got.Devices[user]["PHONE"])
+			for _, sig := range got.Signatures[user] {
+				if sig.TargetKeyID == "PHONE" {
+					out += " " + sig.Signature
+				}
+			}
+			return out
 		}
-		if stored := string(got.Devices[user]["PHONE"]); !strings.Contains(stored, `"x"`) {
-			t.Errorf("stored keys: got %s, want the re-signed object", stored)
+		if s := stored(); !strings.Contains(s, `"x"`) || !strings.Contains(s, "selfsig") {
+			t.Errorf("stored keys: got %s, want the re-signed object with the self-signing signature", s)
+		}
+		// A device set up again with new identity keys replaces them, and
+		// signatures over the old keys no longer apply.
+		if changed, err := put(rekeyed); !changed || err != nil {
+			t.Fatalf("other identity keys: got changed %v, %v; want true, nil", changed, err)
+		}
+		if s := stored(); !strings.Contains(s, `"c2"`) || strings.Contains(s, "selfsig") {
+			t.Errorf("stored keys after new identity keys: got %s, want c2 without the old signature", s)
 		}
 	})
 }

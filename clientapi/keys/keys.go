@@ -112,15 +112,11 @@ func Check(userID, deviceID string, req UploadRequest) (*Checked, error) {
 func (c *Checked) HasDeviceKeys() bool { return c.identity != nil }
 
 // Store stores the keys inside the caller's transaction and returns the
-// device's one-time key counts. Changed identity keys refused (a device's
-// identity never changes) and a one-time key id uploaded before with other
-// content are M_INVALID_PARAM.
+// device's one-time key counts. A one-time key id uploaded before with
+// other content is M_INVALID_PARAM.
 func (c *Checked) Store(ctx context.Context, tx *storage.Tx) (map[string]int, error) {
 	if c.identity != nil {
 		changed, err := tx.PutDeviceKeys(ctx, c.userID, c.deviceID, c.identity)
-		if errors.Is(err, storage.ErrExists) {
-			return nil, mxerr.InvalidParam("the device's identity keys cannot change")
-		}
 		if err != nil {
 			return nil, err
 		}
