@@ -161,7 +161,13 @@ func (sl *slidingRun) ephemeralExtensions(ctx context.Context, resp *SlidingResp
 				m := ev.(map[string]any)
 				switch m["type"] {
 				case "m.receipt":
-					if receiptRooms[roomID] && before.receiptRooms[roomID] != pass.initial {
+					if !receiptRooms[roomID] || before.receiptRooms[roomID] == pass.initial {
+						continue
+					}
+					if pass.initial {
+						m = sl.firstReceipts(m, resp.Rooms[roomID])
+					}
+					if m != nil {
 						receipts[roomID] = m
 					}
 				case "m.typing":
@@ -179,6 +185,40 @@ func (sl *slidingRun) ephemeralExtensions(ctx context.Context, resp *SlidingResp
 		resp.Extensions["typing"] = map[string]any{"rooms": typing}
 	}
 	return nil
+}
+
+// firstReceipts keeps of the receipts of a room the receipts extension
+// covers for the first time those of events in the room's timeline in this
+// response, and the user's own (MSC3960: what a room sends must not grow
+// with its history). It returns nil if none is left.
+func (sl *slidingRun) firstReceipts(m map[string]any, room *SlidingRoom) map[string]any {
+	inTimeline := map[string]bool{}
+	if room != nil {
+		for _, ev := range room.Timeline {
+			inTimeline[ev.EventID] = true
+		}
+	}
+	kept := map[string]map[string]map[string]any{}
+	for eventID, types := range m["content"].(map[string]map[string]map[string]any) {
+		for typ, users := range types {
+			for user, data := range users {
+				if !inTimeline[eventID] && user != sl.user {
+					continue
+				}
+				if kept[eventID] == nil {
+					kept[eventID] = map[string]map[string]any{}
+				}
+				if kept[eventID][typ] == nil {
+					kept[eventID][typ] = map[string]any{}
+				}
+				kept[eventID][typ][user] = data
+			}
+		}
+	}
+	if len(kept) == 0 {
+		return nil
+	}
+	return map[string]any{"type": "m.receipt", "content": kept}
 }
 
 // toDevice is the to_device extension: messages after the extension's own

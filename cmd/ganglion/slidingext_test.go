@@ -214,10 +214,30 @@ func TestSlidingSync_EphemeralScope(t *testing.T) {
 			t.Errorf("typing: got rooms %v, want only the subscription", got)
 		}
 
-		// b becomes the top room: its receipt from before comes now, and
-		// a, out of the list's range, is no longer covered.
+		// b becomes the top room. Covered for the first time, it brings the
+		// receipts of its timeline's events and alice's own, not carol's
+		// of an older event; a, out of the list's range, is no longer
+		// covered.
+		carol := mustRegister(t, srv.URL, "carol", "carol password")
+		if _, err := carol.JoinRoomByID(ctx, rooms["b"]); err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range []*mautrix.Client{alice, carol} {
+			if err := u.SendReceipt(ctx, rooms["b"], lastEvent["b"], event.ReceiptTypeRead, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
 		mustText(t, alice, rooms["b"], "b again")
-		if err := bob.SendReceipt(ctx, rooms["a"], lastEvent["a"], event.ReceiptTypeReadPrivate, nil); err != nil {
+		again, err := alice.SendText(ctx, rooms["b"], "b once more")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := bob.SendReceipt(ctx, rooms["b"], again.EventID, event.ReceiptTypeRead, nil); err != nil {
+			t.Fatal(err)
+		}
+		// A new receipt in a (now in the main timeline's thread) stays out.
+		if err := bob.SendReceipt(ctx, rooms["a"], lastEvent["a"], event.ReceiptTypeRead,
+			map[string]any{"thread_id": "main"}); err != nil {
 			t.Fatal(err)
 		}
 		next, err := slide(t, alice, first.Pos, 0, request)
@@ -225,12 +245,24 @@ func TestSlidingSync_EphemeralScope(t *testing.T) {
 			t.Fatal(err)
 		}
 		if got := covered(next, "receipts"); !slices.Equal(got, []string{"b"}) {
-			t.Errorf("receipts after b moved up: got rooms %v, want b", got)
+			t.Fatalf("receipts after b moved up: got rooms %v, want b", got)
 		}
 		b, _ := next.Extensions["receipts"]["rooms"].(map[string]any)[string(rooms["b"])].(map[string]any)
 		content, _ := b["content"].(map[string]any)
-		if content[string(lastEvent["b"])] == nil {
-			t.Errorf("receipts of b: got %v, want bob's receipt sent before b was covered", b)
+		readers := func(eventID id.EventID) []string {
+			read, _ := content[string(eventID)].(map[string]any)["m.read"].(map[string]any)
+			var out []string
+			for user := range read {
+				out = append(out, user)
+			}
+			slices.Sort(out)
+			return out
+		}
+		if got := readers(again.EventID); !slices.Equal(got, []string{bob.UserID.String()}) {
+			t.Errorf("receipts of b's newest event: got %v, want bob's", got)
+		}
+		if got := readers(lastEvent["b"]); !slices.Equal(got, []string{alice.UserID.String()}) {
+			t.Errorf("receipts of b's older event: got %v, want only alice's own", got)
 		}
 	})
 }
