@@ -129,10 +129,17 @@ func (tx *Tx) updateAccount(ctx context.Context, query, localpart string, args .
 	return oneRow(res)
 }
 
+// EventsStream names the stream of room events.
+const EventsStream = "events"
+
 // NextStreamPos advances the named counter in streams and returns its new
 // value. Take it as late in the transaction as possible: under PostgreSQL
-// the row lock serialises writers until commit.
+// the row lock serialises writers until commit, except for the events
+// stream, whose positions come from a sequence (eventpos.go).
 func (tx *Tx) NextStreamPos(ctx context.Context, stream string) (int64, error) {
+	if stream == EventsStream && tx.db.evPos != nil {
+		return tx.db.evPos.next(ctx, tx)
+	}
 	var pos int64
 	err := tx.tx.QueryRowContext(ctx,
 		"UPDATE streams SET pos = pos + 1 WHERE name = $1 RETURNING pos", stream).Scan(&pos)

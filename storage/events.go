@@ -219,8 +219,14 @@ func (db *DB) LastEventBefore(ctx context.Context, room RoomNID, pos int64) (Eve
 }
 
 // StreamPos returns the current position of a stream: every event with a
-// position up to it is committed.
+// position up to it is committed. The events stream's is the position this
+// process published (eventpos.go); the others are read from streams.
 func (db *DB) StreamPos(ctx context.Context, stream string) (int64, error) {
+	if stream == EventsStream {
+		db.posMu.Lock()
+		defer db.posMu.Unlock()
+		return db.positions[EventsStream], nil
+	}
 	var pos int64
 	err := db.read.QueryRowContext(ctx, "SELECT pos FROM streams WHERE name = $1", stream).Scan(&pos)
 	return pos, notFound(err)

@@ -24,6 +24,13 @@ func WritePool(db *DB) *sql.DB { return db.write }
 // SQLitePlaceholders is sqlitePlaceholders, for its table test.
 var SQLitePlaceholders = sqlitePlaceholders
 
-// Migrate runs the pending migrations, for tests that rewind the schema
-// version to check how a migration converts data.
-func Migrate(ctx context.Context, db *DB) error { return db.migrate(ctx) }
+// MigrateNext runs the next pending migration alone, for tests that rewind
+// the schema version to check how a migration converts data.
+func MigrateNext(ctx context.Context, db *DB) error {
+	ms, err := migrations(db.dialect.name())
+	if err != nil {
+		return err
+	}
+	_, err = db.migrateOne(ctx, ms)
+	return err
+}

@@ -142,7 +142,10 @@ func TestMigration_EventNotifications(t *testing.T) {
 		if err := storage.ForceSchemaVersion(ctx, db, 19); err != nil {
 			t.Fatal(err)
 		}
-		if err := storage.Migrate(ctx, db); err != nil {
+		if err := storage.MigrateNext(ctx, db); err != nil {
+			t.Fatal(err)
+		}
+		if err := storage.ForceSchemaVersion(ctx, db, storage.SchemaVersion()); err != nil {
 			t.Fatal(err)
 		}
 		want := map[string][]string{

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -65,6 +66,7 @@ type DB struct {
 	unread     gencache.Cache[[2]string, []ThreadCounts]
 
 	group *groupCommitter // SQLite: runs every write transaction; nil under PostgreSQL
+	evPos *eventPositions // PostgreSQL: orders the events stream's positions; nil under SQLite
 
 	path  string    // SQLite: the database file
 	claim io.Closer // what Claim holds until Close
@@ -112,6 +114,14 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	}
 	if db.dialect.name() == "sqlite" {
 		db.group = newGroupCommitter(db)
+	} else {
+		pos, err := db.loadEventsPosition(ctx)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		db.positions[EventsStream] = pos
+		db.evPos = newEventPositions(db, pos)
 	}
 	return db, nil
 }
@@ -150,6 +160,9 @@ type Tx struct {
 	Now time.Time
 	// committed run after the commit, in order.
 	committed []func()
+	// eventPositions are the events positions it took (PostgreSQL; see
+	// eventpos.go).
+	eventPositions []int64
 	// unreadKeys are the (user, room) pairs whose notification counts it changes.
 	unreadKeys map[[2]string]bool
 }
@@ -160,6 +173,14 @@ type Tx struct {
 func (tx *Tx) afterCommit(fn func()) { tx.committed = append(tx.committed, fn) }
 
 type inTxKey struct{}
+
+// settleEventPositions ends the hold of a finished transaction's events
+// positions on the frontier (eventpos.go).
+func (db *DB) settleEventPositions(tx *Tx) {
+	if len(tx.eventPositions) > 0 {
+		db.evPos.end(tx.eventPositions)
+	}
+}
 
 // WithTx runs fn in one write transaction and commits it if fn returns nil,
 // rolling back otherwise. fn gets a context marked as inside a transaction:
@@ -182,15 +203,22 @@ func (db *DB) WithTx(ctx context.Context, fn func(ctx context.Context, tx *Tx) e
 	defer func() {
 		if p := recover(); p != nil { // never leave a transaction holding its locks
 			_ = sqlTx.Rollback()
+			db.settleEventPositions(tx)
 			panic(p)
 		}
 	}()
 	if err := fn(context.WithValue(ctx, inTxKey{}, true), tx); err != nil {
 		_ = sqlTx.Rollback()
+		db.settleEventPositions(tx)
 		return err
 	}
-	if err := sqlTx.Commit(); err != nil {
+	err = sqlTx.Commit()
+	db.settleEventPositions(tx)
+	if err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	if len(tx.eventPositions) > 0 { // readers see the events, and hooks run, in position order
+		db.evPos.wait(slices.Max(tx.eventPositions))
 	}
 	for _, fn := range tx.committed {
 		fn()
