@@ -133,12 +133,13 @@ func (tx *Tx) updateAccount(ctx context.Context, query, localpart string, args .
 const EventsStream = "events"
 
 // NextStreamPos advances the named counter in streams and returns its new
-// value. Take it as late in the transaction as possible: under PostgreSQL
-// the row lock serialises writers until commit, except for the events
-// stream, whose positions come from a sequence (eventpos.go).
+// value. Under PostgreSQL the streams /sync reads take theirs from
+// sequences (orderedpos.go); for the others (ids of filters, reports, ...)
+// the row lock serialises writers until commit: take it as late in the
+// transaction as possible.
 func (tx *Tx) NextStreamPos(ctx context.Context, stream string) (int64, error) {
-	if stream == EventsStream && tx.db.evPos != nil {
-		return tx.db.evPos.next(ctx, tx)
+	if ordered := tx.db.ordered[stream]; ordered != nil {
+		return ordered.next(ctx, tx)
 	}
 	var pos int64
 	err := tx.tx.QueryRowContext(ctx,

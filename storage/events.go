@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"maps"
+	"slices"
 )
 
 // EventStatus says how the server treats a stored event.
@@ -218,14 +219,15 @@ func (db *DB) LastEventBefore(ctx context.Context, room RoomNID, pos int64) (Eve
 	return e, notFound(err)
 }
 
-// StreamPos returns the current position of a stream: every event with a
-// position up to it is committed. The events stream's is the position this
-// process published (eventpos.go); the others are read from streams.
+// StreamPos returns the current position of a stream: every change with a
+// position up to it is committed. That of a stream /sync reads is the one
+// this process published (orderedpos.go); the others (the push evaluator's
+// and search indexer's progress) are read from streams.
 func (db *DB) StreamPos(ctx context.Context, stream string) (int64, error) {
-	if stream == EventsStream {
+	if slices.Contains(orderedStreams, stream) {
 		db.posMu.Lock()
 		defer db.posMu.Unlock()
-		return db.positions[EventsStream], nil
+		return db.positions[stream], nil
 	}
 	var pos int64
 	err := db.read.QueryRowContext(ctx, "SELECT pos FROM streams WHERE name = $1", stream).Scan(&pos)

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -66,7 +65,9 @@ type DB struct {
 	unread     gencache.Cache[[2]string, []ThreadCounts]
 
 	group *groupCommitter // SQLite: runs every write transaction; nil under PostgreSQL
-	evPos *eventPositions // PostgreSQL: orders the events stream's positions; nil under SQLite
+	// ordered are the streams whose positions PostgreSQL takes from
+	// sequences, by name (orderedpos.go); nil under SQLite.
+	ordered map[string]*orderedPositions
 
 	path  string    // SQLite: the database file
 	claim io.Closer // what Claim holds until Close
@@ -114,14 +115,9 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	}
 	if db.dialect.name() == "sqlite" {
 		db.group = newGroupCommitter(db)
-	} else {
-		pos, err := db.loadEventsPosition(ctx)
-		if err != nil {
-			db.Close()
-			return nil, err
-		}
-		db.positions[EventsStream] = pos
-		db.evPos = newEventPositions(db, pos)
+	} else if err := db.loadOrderedPositions(ctx); err != nil {
+		db.Close()
+		return nil, err
 	}
 	return db, nil
 }
@@ -160,9 +156,9 @@ type Tx struct {
 	Now time.Time
 	// committed run after the commit, in order.
 	committed []func()
-	// eventPositions are the events positions it took (PostgreSQL; see
-	// eventpos.go).
-	eventPositions []int64
+	// taken are the positions of ordered streams it took (PostgreSQL; see
+	// orderedpos.go).
+	taken []takenPos
 	// unreadKeys are the (user, room) pairs whose notification counts it changes.
 	unreadKeys map[[2]string]bool
 }
@@ -174,11 +170,11 @@ func (tx *Tx) afterCommit(fn func()) { tx.committed = append(tx.committed, fn) }
 
 type inTxKey struct{}
 
-// settleEventPositions ends the hold of a finished transaction's events
-// positions on the frontier (eventpos.go).
-func (db *DB) settleEventPositions(tx *Tx) {
-	if len(tx.eventPositions) > 0 {
-		db.evPos.end(tx.eventPositions)
+// settlePositions ends the hold of a finished transaction's positions on
+// their streams' frontiers (orderedpos.go).
+func (db *DB) settlePositions(tx *Tx) {
+	for _, t := range tx.taken {
+		t.stream.end(t.pos)
 	}
 }
 
@@ -203,22 +199,22 @@ func (db *DB) WithTx(ctx context.Context, fn func(ctx context.Context, tx *Tx) e
 	defer func() {
 		if p := recover(); p != nil { // never leave a transaction holding its locks
 			_ = sqlTx.Rollback()
-			db.settleEventPositions(tx)
+			db.settlePositions(tx)
 			panic(p)
 		}
 	}()
 	if err := fn(context.WithValue(ctx, inTxKey{}, true), tx); err != nil {
 		_ = sqlTx.Rollback()
-		db.settleEventPositions(tx)
+		db.settlePositions(tx)
 		return err
 	}
 	err = sqlTx.Commit()
-	db.settleEventPositions(tx)
+	db.settlePositions(tx)
 	if err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
-	if len(tx.eventPositions) > 0 { // readers see the events, and hooks run, in position order
-		db.evPos.wait(slices.Max(tx.eventPositions))
+	for _, t := range tx.taken { // readers see the changes, and hooks run, in position order
+		t.stream.wait(t.pos)
 	}
 	for _, fn := range tx.committed {
 		fn()
