@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sirupsen/logrus"
 )
 
 const benchUsage = `usage: ganglion bench -scenario NAME [flags]
@@ -23,6 +25,8 @@ a random name prefix, so runs can repeat against the same server) and
 creates rooms: point it at a test server with rate limits off
 (GANGLION_RATE_LIMIT=off) and open or shared-secret registration.
 Registration and room set-up are timed apart from the measured phases.
+GANGLION_PPROF_LISTEN serves the load client's own profiles, as it does the
+server's.
 
 scenarios:
   rooms     -users in -rooms of 10 members (private_chat, invited, joined);
@@ -117,6 +121,7 @@ func benchCommand(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("bench: unexpected argument %q", fs.Arg(0))
 	}
+	startPprof(logrus.StandardLogger()) // the load client's own profile, as the server's
 	report, err := runBench(ctx, o, os.Stderr)
 	if report != nil {
 		var werr error
