@@ -1,8 +1,10 @@
 package syncapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"strconv"
 	"time"
 
 	gmsl "github.com/matrix-org/gomatrixserverlib"
@@ -51,17 +53,45 @@ func toClientEvent(pdu gmsl.PDU, now time.Time, membership string) ClientEvent {
 		Type:           pdu.Type(),
 		Redacts:        pdu.Redacts(),
 	}
-	unsigned := map[string]json.RawMessage{}
-	if raw := pdu.Unsigned(); len(raw) > 0 {
-		_ = json.Unmarshal(raw, &unsigned)
+	ev.Unsigned = unsignedJSON(pdu.Unsigned(), max(now.UnixMilli()-ev.OriginServerTS, 0), membership)
+	return ev
+}
+
+// unsignedJSON is the unsigned object of a client event: the stored one
+// with age and, unless "", membership set. Keys come sorted, as
+// encoding/json writes a map's.
+func unsignedJSON(stored []byte, age int64, membership string) json.RawMessage {
+	if s := bytes.TrimSpace(stored); len(s) == 0 || string(s) == "{}" { // most events: written directly
+		if plainJSONString(membership) {
+			out := make([]byte, 0, len(`{"age":,"membership":""}`)+20+len(membership))
+			out = strconv.AppendInt(append(out, `{"age":`...), age, 10)
+			if membership != "" {
+				out = append(append(append(out, `,"membership":"`...), membership...), '"')
+			}
+			return append(out, '}')
+		}
 	}
-	age := now.UnixMilli() - ev.OriginServerTS
-	unsigned["age"], _ = json.Marshal(max(age, 0))
+	unsigned := map[string]json.RawMessage{}
+	if len(stored) > 0 {
+		_ = json.Unmarshal(stored, &unsigned)
+	}
+	unsigned["age"], _ = json.Marshal(age)
 	if membership != "" {
 		unsigned["membership"], _ = json.Marshal(membership)
 	}
-	ev.Unsigned, _ = json.Marshal(unsigned)
-	return ev
+	out, _ := json.Marshal(unsigned)
+	return out
+}
+
+// plainJSONString reports whether encoding/json writes s as it is in
+// quotes (printable ASCII it need not escape).
+func plainJSONString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // RoomEvent converts a stored room event to the client format
