@@ -29,7 +29,7 @@ func (r *Roomserver) Visible(ctx context.Context, userID string, events []Event)
 	if len(events) == 0 {
 		return events, nil
 	}
-	v := visibilityCheck{r: r, userID: userID, roomID: events[0].RoomID().String(), lastJoin: -1}
+	v := visibilityCheck{r: r, userID: userID, event: events[0], lastJoin: -1}
 	out := events[:0:0]
 	for _, e := range events {
 		ok, err := v.visible(ctx, e)
@@ -49,7 +49,7 @@ func (r *Roomserver) Visible(ctx context.Context, userID string, events []Event)
 type visibilityCheck struct {
 	r      *Roomserver
 	userID string
-	roomID string
+	event  Event // one of the events, for the room's id when a rule needs it
 	// current is the user's current membership, read only when a rule
 	// needs it ("" until then): a joined member's sync never does.
 	current string
@@ -61,7 +61,7 @@ type visibilityCheck struct {
 // currentMembership reads the user's current membership once.
 func (v *visibilityCheck) currentMembership(ctx context.Context) (string, error) {
 	if v.current == "" {
-		m, err := v.r.Membership(ctx, v.roomID, v.userID)
+		m, err := v.r.Membership(ctx, v.event.RoomID().String(), v.userID)
 		if err != nil {
 			return "", err
 		}
@@ -117,7 +117,7 @@ func (v *visibilityCheck) joinedAfter(ctx context.Context, pos int64) (bool, err
 		return current == spec.Join, err
 	}
 	if v.lastJoin < 0 {
-		if v.lastJoin, err = v.r.lastJoin(ctx, v.roomID, v.userID); err != nil {
+		if v.lastJoin, err = v.r.lastJoin(ctx, v.event.RoomID().String(), v.userID); err != nil {
 			return false, err
 		}
 	}
