@@ -189,16 +189,24 @@ func (a *API) setCORS(w http.ResponseWriter, r *http.Request) {
 	origins := a.cfg.HTTP.CORSOrigins
 	switch origin := r.Header.Get("Origin"); {
 	case slices.Contains(origins, "*"):
-		h.Set("Access-Control-Allow-Origin", "*")
+		h["Access-Control-Allow-Origin"] = corsAnyOrigin
 	case origin != "" && slices.Contains(origins, origin):
 		h.Set("Access-Control-Allow-Origin", origin)
 		h.Add("Vary", "Origin")
 	default:
 		return
 	}
-	h.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE, OPTIONS")
-	h.Set("Access-Control-Allow-Headers", "X-Requested-With, Content-Type, Authorization, Date")
+	h["Access-Control-Allow-Methods"] = corsMethods
+	h["Access-Control-Allow-Headers"] = corsHeaders
 }
+
+// The CORS header values every response shares (set, never changed in
+// place; the keys are in canonical form).
+var (
+	corsAnyOrigin = []string{"*"}
+	corsMethods   = []string{"GET, HEAD, POST, PUT, DELETE, OPTIONS"}
+	corsHeaders   = []string{"X-Requested-With, Content-Type, Authorization, Date"}
+)
 
 // statusRecorder remembers the status a handler wrote.
 type statusRecorder struct {

@@ -124,13 +124,17 @@ func depth(data []byte) int {
 	return deepest
 }
 
+// contentType is the Content-Type header's value, shared by every
+// response (set, never changed in place).
+var contentType = []string{"application/json"}
+
 // Write sends v as a JSON response with the given status.
 func Write(w http.ResponseWriter, status int, v any) error {
 	body, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = contentType
 	w.WriteHeader(status)
 	_, err = w.Write(body)
 	return err
