@@ -178,7 +178,7 @@ func (a *API) getEvent(w http.ResponseWriter, r *http.Request, s *Session) error
 	if err != nil {
 		return err
 	}
-	if err := a.setTxnIDs(r.Context(), s, events); err != nil {
+	if err := a.setTxnIDs(r.Context(), s, roomEvents{roomID: ev.RoomID().String(), events: events}); err != nil {
 		return err
 	}
 	return ok(w, events[0])

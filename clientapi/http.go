@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -81,8 +82,12 @@ func (a *API) wrap(h handlerFunc) http.Handler {
 
 var reqCounter atomic.Uint64
 
-// reqInfo collects what the access log line needs from inside the handler.
-type reqInfo struct{ userID string }
+// reqInfo collects what the access log line needs from inside the handler,
+// and holds the request's query parameters, decoded once.
+type reqInfo struct {
+	userID string
+	query  url.Values
+}
 
 type reqInfoKey struct{}
 
@@ -114,11 +119,13 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				mxerr.Write(rec, mxerr.Internal)
 			}
 		}
-		logctx.From(r.Context()).WithFields(logrus.Fields{
-			logctx.FieldUserID: info.userID,
-			"status":           rec.status,
-			"duration_ms":      time.Since(start).Milliseconds(),
-		}).Debug("request")
+		if entry.Logger.IsLevelEnabled(logrus.DebugLevel) {
+			logctx.From(r.Context()).WithFields(logrus.Fields{
+				logctx.FieldUserID: info.userID,
+				"status":           rec.status,
+				"duration_ms":      time.Since(start).Milliseconds(),
+			}).Debug("request")
+		}
 	}()
 	r = legacyPath(r)
 	h, pattern := a.mux.Handler(r)
@@ -126,27 +133,40 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		unrecognized(rec, r, h)
 		return
 	}
-	if !textOK(r) {
+	q, ok := textOK(r)
+	if !ok {
 		mxerr.Write(rec, mxerr.InvalidParam("path and query must be UTF-8 without U+0000"))
 		return
 	}
+	info.query = q
 	a.mux.ServeHTTP(rec, r)
 }
 
 // textOK reports whether the decoded path and query parameters are UTF-8
 // without U+0000: handlers pass them to the database, whose text columns
-// (under PostgreSQL) hold nothing else.
-func textOK(r *http.Request) bool {
+// (under PostgreSQL) hold nothing else. It returns the decoded query.
+func textOK(r *http.Request) (url.Values, bool) {
 	ok := func(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
 	if !ok(r.URL.Path) {
-		return false
+		return nil, false
 	}
-	for k, vs := range r.URL.Query() {
+	q := r.URL.Query()
+	for k, vs := range q {
 		if !ok(k) || slices.ContainsFunc(vs, func(v string) bool { return !ok(v) }) {
-			return false
+			return nil, false
 		}
 	}
-	return true
+	return q, true
+}
+
+// query returns the request's decoded query parameters as ServeHTTP read
+// them, for endpoints every client calls all the time (/sync) not to decode
+// them again. The values are shared: callers must not change them.
+func query(r *http.Request) url.Values {
+	if info, ok := r.Context().Value(reqInfoKey{}).(*reqInfo); ok && info.query != nil {
+		return info.query
+	}
+	return r.URL.Query()
 }
 
 // unrecognized runs the mux's own not-found or method-not-allowed handler to
@@ -169,16 +189,24 @@ func (a *API) setCORS(w http.ResponseWriter, r *http.Request) {
 	origins := a.cfg.HTTP.CORSOrigins
 	switch origin := r.Header.Get("Origin"); {
 	case slices.Contains(origins, "*"):
-		h.Set("Access-Control-Allow-Origin", "*")
+		h["Access-Control-Allow-Origin"] = corsAnyOrigin
 	case origin != "" && slices.Contains(origins, origin):
 		h.Set("Access-Control-Allow-Origin", origin)
 		h.Add("Vary", "Origin")
 	default:
 		return
 	}
-	h.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE, OPTIONS")
-	h.Set("Access-Control-Allow-Headers", "X-Requested-With, Content-Type, Authorization, Date")
+	h["Access-Control-Allow-Methods"] = corsMethods
+	h["Access-Control-Allow-Headers"] = corsHeaders
 }
+
+// The CORS header values every response shares (set, never changed in
+// place; the keys are in canonical form).
+var (
+	corsAnyOrigin = []string{"*"}
+	corsMethods   = []string{"GET, HEAD, POST, PUT, DELETE, OPTIONS"}
+	corsHeaders   = []string{"X-Requested-With, Content-Type, Authorization, Date"}
+)
 
 // statusRecorder remembers the status a handler wrote.
 type statusRecorder struct {

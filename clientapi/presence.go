@@ -65,7 +65,7 @@ func (a *API) getPresence(w http.ResponseWriter, r *http.Request, s *Session) er
 func syncPresence(r *http.Request, inBody string) (string, error) {
 	state := inBody
 	if state == "" {
-		state = r.URL.Query().Get("set_presence")
+		state = query(r).Get("set_presence")
 	}
 	if state == "" {
 		return syncapi.PresenceOnline, nil

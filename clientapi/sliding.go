@@ -27,7 +27,7 @@ func (a *API) slidingSync(w http.ResponseWriter, r *http.Request, s *Session) er
 		Pos string `json:"pos"`
 	}
 	_ = json.Unmarshal(body, &inBody)
-	q := r.URL.Query()
+	q := query(r)
 	req.Pos = inBody.Pos
 	if v := q.Get("pos"); v != "" {
 		req.Pos = v

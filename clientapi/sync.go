@@ -46,7 +46,7 @@ func (a *API) sync(w http.ResponseWriter, r *http.Request, s *Session) error {
 }
 
 func (a *API) parseSync(r *http.Request, s *Session) (syncapi.Request, error) {
-	q := r.URL.Query()
+	q := query(r)
 	req := syncapi.Request{UserID: s.UserID, DeviceID: s.DeviceID, FullState: q.Get("full_state") == "true"}
 	if since := q.Get("since"); since != "" {
 		t, ok := syncapi.ParseStreamToken(since)

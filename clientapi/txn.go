@@ -26,16 +26,22 @@ func clientTxnID(stored, roomID string) (string, bool) {
 	return "", false
 }
 
+// roomEvents are client events of one room.
+type roomEvents struct {
+	roomID string
+	events []syncapi.ClientEvent
+}
+
 // setTxnIDs sets unsigned.transaction_id on the events that the session's
 // device sent, so that the client can match them to its local echo: all
 // the lists' events, with one read.
-func (a *API) setTxnIDs(ctx context.Context, s *Session, lists ...[]syncapi.ClientEvent) error {
+func (a *API) setTxnIDs(ctx context.Context, s *Session, lists ...roomEvents) error {
 	if s.DeviceID == "" {
 		return nil
 	}
 	var own []string
-	for _, events := range lists {
-		for _, ev := range events {
+	for _, l := range lists {
+		for _, ev := range l.events {
 			if ev.Sender == s.UserID {
 				own = append(own, ev.EventID)
 			}
@@ -48,14 +54,14 @@ func (a *API) setTxnIDs(ctx context.Context, s *Session, lists ...[]syncapi.Clie
 	if err != nil {
 		return err
 	}
-	for _, events := range lists {
-		for i := range events {
-			stored, ok := txns[events[i].EventID]
+	for _, l := range lists {
+		for i := range l.events {
+			stored, ok := txns[l.events[i].EventID]
 			if !ok {
 				continue
 			}
-			if id, ok := clientTxnID(stored, events[i].RoomID); ok {
-				if err := events[i].SetUnsigned("transaction_id", id); err != nil {
+			if id, ok := clientTxnID(stored, l.roomID); ok {
+				if err := l.events[i].SetUnsigned("transaction_id", id); err != nil {
 					return err
 				}
 			}
@@ -64,17 +70,18 @@ func (a *API) setTxnIDs(ctx context.Context, s *Session, lists ...[]syncapi.Clie
 	return nil
 }
 
-// setSyncTxnIDs is setTxnIDs for the timelines of a /sync response.
+// setSyncTxnIDs is setTxnIDs for the timelines of a /sync response, whose
+// events name their room only by where they are.
 func (a *API) setSyncTxnIDs(ctx context.Context, s *Session, resp *syncapi.Response) error {
-	if resp == nil || resp.Rooms == nil {
+	if resp == nil || resp.Rooms == nil || s.DeviceID == "" {
 		return nil
 	}
-	var lists [][]syncapi.ClientEvent
-	for _, room := range resp.Rooms.Join {
-		lists = append(lists, room.Timeline.Events)
+	var lists []roomEvents
+	for roomID, room := range resp.Rooms.Join {
+		lists = append(lists, roomEvents{roomID: roomID, events: room.Timeline.Events})
 	}
-	for _, room := range resp.Rooms.Leave {
-		lists = append(lists, room.Timeline.Events)
+	for roomID, room := range resp.Rooms.Leave {
+		lists = append(lists, roomEvents{roomID: roomID, events: room.Timeline.Events})
 	}
 	return a.setTxnIDs(ctx, s, lists...)
 }

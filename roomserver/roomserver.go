@@ -49,10 +49,12 @@ type Roomserver struct {
 	memberGens gencache.Generations[string]
 	// visibilities holds the history visibility of recently asked snapshots.
 	visibilities boundmap.Map[storage.SnapshotNID, string]
-	rooms        *roomCache
-	pdus         *eventCache
-	tails        tails
-	versions     sync.Map // storage.RoomNID -> gmsl.IRoomVersion
+	// membershipsAt holds users' memberships in recently asked snapshots.
+	membershipsAt boundmap.Map[snapshotUser, string]
+	rooms         *roomCache
+	pdus          *eventCache
+	tails         tails
+	versions      sync.Map // storage.RoomNID -> gmsl.IRoomVersion
 
 	subsMu      sync.RWMutex
 	subscribers []Subscriber
@@ -68,15 +70,16 @@ func New(cfg Config, deps Deps) (*Roomserver, error) {
 		return nil, errors.New("roomserver: default room version " + cfg.DefaultRoomVersion + " is not supported")
 	}
 	return &Roomserver{
-		cfg:          cfg,
-		db:           deps.DB,
-		log:          deps.Log,
-		serverName:   spec.ServerName(deps.ServerName),
-		keyID:        gmsl.KeyID(deps.KeyID),
-		key:          deps.Key,
-		rooms:        newRoomCache(roomCacheSize),
-		pdus:         newEventCache(eventCacheSize),
-		visibilities: boundmap.Map[storage.SnapshotNID, string]{Max: maxCachedVisibilities},
+		cfg:           cfg,
+		db:            deps.DB,
+		log:           deps.Log,
+		serverName:    spec.ServerName(deps.ServerName),
+		keyID:         gmsl.KeyID(deps.KeyID),
+		key:           deps.Key,
+		rooms:         newRoomCache(roomCacheSize),
+		pdus:          newEventCache(eventCacheSize),
+		visibilities:  boundmap.Map[storage.SnapshotNID, string]{Max: maxCachedVisibilities},
+		membershipsAt: boundmap.Map[snapshotUser, string]{Max: maxCachedMembershipsAt},
 	}, nil
 }
 

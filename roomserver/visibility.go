@@ -29,8 +29,7 @@ func (r *Roomserver) Visible(ctx context.Context, userID string, events []Event)
 	if len(events) == 0 {
 		return events, nil
 	}
-	v := visibilityCheck{r: r, userID: userID, roomID: events[0].RoomID().String(), memo: map[storage.SnapshotNID]visibleAt{},
-		lastJoin: -1}
+	v := visibilityCheck{r: r, userID: userID, event: events[0], lastJoin: -1}
 	out := events[:0:0]
 	for _, e := range events {
 		ok, err := v.visible(ctx, e)
@@ -50,20 +49,19 @@ func (r *Roomserver) Visible(ctx context.Context, userID string, events []Event)
 type visibilityCheck struct {
 	r      *Roomserver
 	userID string
-	roomID string
+	event  Event // one of the events, for the room's id when a rule needs it
 	// current is the user's current membership, read only when a rule
 	// needs it ("" until then): a joined member's sync never does.
 	current string
 	// lastJoin is the stream position of the user's latest join (0 for
 	// never), read only when a rule needs it (-1 until then).
 	lastJoin int64
-	memo     map[storage.SnapshotNID]visibleAt
 }
 
 // currentMembership reads the user's current membership once.
 func (v *visibilityCheck) currentMembership(ctx context.Context) (string, error) {
 	if v.current == "" {
-		m, err := v.r.Membership(ctx, v.roomID, v.userID)
+		m, err := v.r.Membership(ctx, v.event.RoomID().String(), v.userID)
 		if err != nil {
 			return "", err
 		}
@@ -119,7 +117,7 @@ func (v *visibilityCheck) joinedAfter(ctx context.Context, pos int64) (bool, err
 		return current == spec.Join, err
 	}
 	if v.lastJoin < 0 {
-		if v.lastJoin, err = v.r.lastJoin(ctx, v.roomID, v.userID); err != nil {
+		if v.lastJoin, err = v.r.lastJoin(ctx, v.event.RoomID().String(), v.userID); err != nil {
 			return false, err
 		}
 	}
@@ -184,10 +182,7 @@ func (v *visibilityCheck) membershipAfter(ctx context.Context, e Event) (string,
 
 // at reads history visibility and the user's membership from a snapshot.
 func (v *visibilityCheck) at(ctx context.Context, snapshot storage.SnapshotNID) (visibleAt, error) {
-	if at, ok := v.memo[snapshot]; ok {
-		return at, nil
-	}
-	at := visibleAt{visibility: visShared, membership: spec.Leave}
+	at := visibleAt{visibility: visShared}
 	vis, err := v.r.historyVisibility(ctx, snapshot)
 	if err != nil {
 		return at, err
@@ -195,16 +190,42 @@ func (v *visibilityCheck) at(ctx context.Context, snapshot storage.SnapshotNID) 
 	if vis != "" {
 		at.visibility = vis
 	}
-	if pdu, err := v.r.snapshotEvent(ctx, snapshot, spec.MRoomMember, v.userID); err != nil {
-		return at, err
-	} else if pdu != nil {
-		if m, err := pdu.Membership(); err == nil {
-			at.membership = m
+	at.membership, err = v.r.membershipAt(ctx, snapshot, v.userID)
+	return at, err
+}
+
+// snapshotUser names a user's membership in a state snapshot.
+type snapshotUser struct {
+	snapshot storage.SnapshotNID
+	userID   string
+}
+
+// membershipAt returns the user's membership in a snapshot, leave for
+// none. Snapshots never change (nor does a member event's membership,
+// which redaction keeps), and the syncs woken by one event ask every
+// member about the same snapshot: the answers are kept.
+func (r *Roomserver) membershipAt(ctx context.Context, snapshot storage.SnapshotNID, userID string) (string, error) {
+	key := snapshotUser{snapshot: snapshot, userID: userID}
+	if m, ok := r.membershipsAt.Get(key); ok {
+		return m, nil
+	}
+	m := spec.Leave
+	pdu, err := r.snapshotEvent(ctx, snapshot, spec.MRoomMember, userID)
+	if err != nil {
+		return "", err
+	}
+	if pdu != nil {
+		if pm, err := pdu.Membership(); err == nil {
+			m = pm
 		}
 	}
-	v.memo[snapshot] = at
-	return at, nil
+	r.membershipsAt.Put(key, m)
+	return m, nil
 }
+
+// maxCachedMembershipsAt bounds the (snapshot, user) memberships kept:
+// the members of a few large rooms at their current snapshots.
+const maxCachedMembershipsAt = 200_000
 
 // historyVisibility returns the history visibility a snapshot sets, ""
 // for none. Snapshots never change, and every member's sync asks about the

@@ -225,9 +225,7 @@ func (db *DB) LastEventBefore(ctx context.Context, room RoomNID, pos int64) (Eve
 // and search indexer's progress) are read from streams.
 func (db *DB) StreamPos(ctx context.Context, stream string) (int64, error) {
 	if slices.Contains(orderedStreams, stream) {
-		db.posMu.Lock()
-		defer db.posMu.Unlock()
-		return db.positions[stream], nil
+		return (*db.positions.Load())[stream], nil
 	}
 	var pos int64
 	err := db.read.QueryRowContext(ctx, "SELECT pos FROM streams WHERE name = $1", stream).Scan(&pos)
@@ -272,11 +270,11 @@ func (db *DB) EventsInStream(ctx context.Context, after, upto int64, limit int) 
 }
 
 // StreamPositions returns the current position of every stream, from
-// memory: those of the last commit made through this DB.
+// memory: those of the last commit made through this DB. The map is
+// shared and never changes (a commit publishes a new one): callers must
+// not change it.
 func (db *DB) StreamPositions(context.Context) (map[string]int64, error) {
-	db.posMu.Lock()
-	defer db.posMu.Unlock()
-	return maps.Clone(db.positions), nil
+	return *db.positions.Load(), nil
 }
 
 // loadStreamPositions reads every stream's position.
@@ -294,7 +292,7 @@ func (db *DB) loadStreamPositions(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read stream positions: %w", err)
 	}
-	db.positions = out
+	db.positions.Store(&out)
 	return nil
 }
 
@@ -303,5 +301,11 @@ func (db *DB) loadStreamPositions(ctx context.Context) error {
 func (db *DB) publishStreamPosition(stream string, pos int64) {
 	db.posMu.Lock()
 	defer db.posMu.Unlock()
-	db.positions[stream] = max(db.positions[stream], pos)
+	current := *db.positions.Load()
+	if pos <= current[stream] {
+		return
+	}
+	next := maps.Clone(current)
+	next[stream] = pos
+	db.positions.Store(&next)
 }

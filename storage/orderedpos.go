@@ -111,7 +111,7 @@ func (db *DB) loadOrderedPositions(ctx context.Context) error {
 		if !called {
 			last--
 		}
-		db.positions[stream] = last
+		db.publishStreamPosition(stream, last)
 		db.ordered[stream] = newOrderedPositions(db, stream, last)
 	}
 	return nil

@@ -15,6 +15,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ganglion/ganglion/internal/gencache"
@@ -54,9 +55,10 @@ type DB struct {
 	// positions are the streams' positions as of the last commit made
 	// through this DB, read once at Open: every /sync reads them, and a
 	// process sees its own commits. Commits of another process (the CLI)
-	// show once this process advances the same stream.
+	// show once this process advances the same stream. A commit stores a
+	// new map (under posMu), so that readers share one without a lock.
 	posMu     sync.Mutex
-	positions map[string]int64
+	positions atomic.Pointer[map[string]int64]
 
 	keyGens   gencache.Generations[[2]string] // user, device: changes of its keys
 	keyCounts gencache.Cache[[2]string, KeyCounts]

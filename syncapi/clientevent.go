@@ -1,8 +1,10 @@
 package syncapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"strconv"
 	"time"
 
 	gmsl "github.com/matrix-org/gomatrixserverlib"
@@ -11,12 +13,14 @@ import (
 )
 
 // ClientEvent is an event in the client-server API's format ("Room
-// event format"), as /sync, /messages and the other read endpoints serve it.
+// event format"), as /messages and the other read endpoints serve it;
+// /sync serves it without room_id (ClientEventWithoutRoomID), which the
+// response names elsewhere.
 type ClientEvent struct {
 	Content        json.RawMessage `json:"content"`
 	EventID        string          `json:"event_id"`
 	OriginServerTS int64           `json:"origin_server_ts"`
-	RoomID         string          `json:"room_id"`
+	RoomID         string          `json:"room_id,omitempty"`
 	Sender         string          `json:"sender"`
 	StateKey       *string         `json:"state_key,omitempty"`
 	Type           string          `json:"type"`
@@ -27,7 +31,9 @@ type ClientEvent struct {
 // ToClientEvent converts an event to the client format. now gives the
 // event's age in unsigned.
 func ToClientEvent(pdu gmsl.PDU, now time.Time) ClientEvent {
-	return toClientEvent(pdu, now, "")
+	ev := toClientEvent(pdu, now, "")
+	ev.RoomID = pdu.RoomID().String()
+	return ev
 }
 
 // StoredClientEvent converts a stored room event to the client format,
@@ -35,33 +41,62 @@ func ToClientEvent(pdu gmsl.PDU, now time.Time) ClientEvent {
 // unsigned.membership (client-server API, "UnsignedData"; MSC4115) when
 // Visible has computed it.
 func StoredClientEvent(ev roomserver.Event, now time.Time) ClientEvent {
-	return toClientEvent(ev.PDU, now, ev.UserMembership)
+	out := toClientEvent(ev.PDU, now, ev.UserMembership)
+	out.RoomID = ev.RoomID().String()
+	return out
 }
 
-// toClientEvent builds the client format with age, and membership unless
-// it is "", in one unsigned object.
+// toClientEvent builds the client format without room_id, with age, and
+// membership unless it is "", in one unsigned object.
 func toClientEvent(pdu gmsl.PDU, now time.Time, membership string) ClientEvent {
 	ev := ClientEvent{
 		Content:        json.RawMessage(pdu.Content()),
 		EventID:        pdu.EventID(),
 		OriginServerTS: int64(pdu.OriginServerTS()),
-		RoomID:         pdu.RoomID().String(),
 		Sender:         string(pdu.SenderID()),
 		StateKey:       pdu.StateKey(),
 		Type:           pdu.Type(),
 		Redacts:        pdu.Redacts(),
 	}
-	unsigned := map[string]json.RawMessage{}
-	if raw := pdu.Unsigned(); len(raw) > 0 {
-		_ = json.Unmarshal(raw, &unsigned)
+	ev.Unsigned = unsignedJSON(pdu.Unsigned(), max(now.UnixMilli()-ev.OriginServerTS, 0), membership)
+	return ev
+}
+
+// unsignedJSON is the unsigned object of a client event: the stored one
+// with age and, unless "", membership set. Keys come sorted, as
+// encoding/json writes a map's.
+func unsignedJSON(stored []byte, age int64, membership string) json.RawMessage {
+	if s := bytes.TrimSpace(stored); len(s) == 0 || string(s) == "{}" { // most events: written directly
+		if plainJSONString(membership) {
+			out := make([]byte, 0, len(`{"age":,"membership":""}`)+20+len(membership))
+			out = strconv.AppendInt(append(out, `{"age":`...), age, 10)
+			if membership != "" {
+				out = append(append(append(out, `,"membership":"`...), membership...), '"')
+			}
+			return append(out, '}')
+		}
 	}
-	age := now.UnixMilli() - ev.OriginServerTS
-	unsigned["age"], _ = json.Marshal(max(age, 0))
+	unsigned := map[string]json.RawMessage{}
+	if len(stored) > 0 {
+		_ = json.Unmarshal(stored, &unsigned)
+	}
+	unsigned["age"], _ = json.Marshal(age)
 	if membership != "" {
 		unsigned["membership"], _ = json.Marshal(membership)
 	}
-	ev.Unsigned, _ = json.Marshal(unsigned)
-	return ev
+	out, _ := json.Marshal(unsigned)
+	return out
+}
+
+// plainJSONString reports whether encoding/json writes s as it is in
+// quotes (printable ASCII it need not escape).
+func plainJSONString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // RoomEvent converts a stored room event to the client format
@@ -69,7 +104,14 @@ func toClientEvent(pdu gmsl.PDU, now time.Time, membership string) ClientEvent {
 // unsigned.prev_content, which clients use to tell what changed ("changed
 // their display name").
 func (s *Syncer) RoomEvent(ctx context.Context, ev roomserver.Event, now time.Time) (ClientEvent, error) {
-	out := StoredClientEvent(ev, now)
+	out, err := s.roomEvent(ctx, ev, now)
+	out.RoomID = ev.RoomID().String()
+	return out, err
+}
+
+// roomEvent is RoomEvent without room_id, as /sync serves events.
+func (s *Syncer) roomEvent(ctx context.Context, ev roomserver.Event, now time.Time) (ClientEvent, error) {
+	out := toClientEvent(ev.PDU, now, ev.UserMembership)
 	prev, err := s.rooms.PrevContent(ctx, ev)
 	if err != nil || prev == nil {
 		return out, err
@@ -82,6 +124,16 @@ func ToClientEvents(pdus []gmsl.PDU, now time.Time) []ClientEvent {
 	out := make([]ClientEvent, len(pdus))
 	for i, p := range pdus {
 		out[i] = ToClientEvent(p, now)
+	}
+	return out
+}
+
+// syncEvents converts a list of events as /sync serves them, without
+// room_id.
+func syncEvents(pdus []gmsl.PDU, now time.Time) []ClientEvent {
+	out := make([]ClientEvent, len(pdus))
+	for i, p := range pdus {
+		out[i] = toClientEvent(p, now, "")
 	}
 	return out
 }

@@ -146,8 +146,11 @@ func (f *RoomEventFilter) AllowsPDU(ev gmsl.PDU) bool {
 	if f == nil {
 		return true
 	}
+	if (len(f.NotRooms) > 0 || f.Rooms != nil) && !f.AllowsRoom(ev.RoomID().String()) { // parsing the id costs
+		return false
+	}
 	hasURL := f.ContainsURL != nil && contentHasURL(ev.Content())
-	return f.AllowsRoom(ev.RoomID().String()) && f.AllowsEvent(ev.Type(), string(ev.SenderID()), hasURL)
+	return f.AllowsEvent(ev.Type(), string(ev.SenderID()), hasURL)
 }
 
 // AllowsRoom applies the filter's rooms and not_rooms to events of a room.

@@ -2,7 +2,6 @@ package syncapi
 
 import (
 	"context"
-	"maps"
 	"slices"
 	"sync"
 
@@ -27,32 +26,35 @@ import (
 // timeline's member events, as sent to the device.
 func (run *syncRun) lazyMembers(ctx context.Context, roomID string, state []gmsl.PDU, w timelineWindow, full bool,
 	heroes []string, f *RoomEventFilter) ([]gmsl.PDU, error) {
-	want := map[string]bool{}
+	want := make([]string, 0, len(w.events)+len(heroes)+1) // sorted, each once
 	for _, ev := range w.events {
-		want[string(ev.SenderID())] = true
+		want = append(want, string(ev.SenderID()))
 	}
-	for _, h := range heroes {
-		want[h] = true
-	}
+	want = append(want, heroes...)
 	if full {
-		want[run.req.UserID] = true
+		want = append(want, run.req.UserID)
 	}
+	slices.Sort(want)
+	want = slices.Compact(want)
 	dev := deviceRoom{user: run.req.UserID, device: run.req.DeviceID, room: roomID}
 	var out []gmsl.PDU
-	have := map[string]bool{}
+	var have map[string]bool // made on first use: a woken sync's state is mostly empty
 	for _, ev := range state {
 		if ev.Type() != spec.MRoomMember || !f.AllowsPDU(ev) {
 			continue
 		}
 		key := *ev.StateKey()
-		if want[key] || (!full && run.s.lazy.changed(dev, key, ev.EventID())) {
+		if _, wanted := slices.BinarySearch(want, key); wanted || (!full && run.s.lazy.changed(dev, key, ev.EventID())) {
 			out = append(out, ev)
+			if have == nil {
+				have = map[string]bool{}
+			}
 			have[key] = true
 		}
 	}
 	if !full && len(w.events) > 0 {
 		var missing []string
-		for _, u := range slices.Sorted(maps.Keys(want)) {
+		for _, u := range want {
 			if !have[u] {
 				missing = append(missing, u)
 			}

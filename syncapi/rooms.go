@@ -126,7 +126,7 @@ func (run *syncRun) joined(ctx context.Context, roomID string, membershipChanged
 	if state, err = run.filterState(ctx, roomID, state, w, full, heroes); err != nil {
 		return nil, err
 	}
-	jr.State = eventList(ToClientEvents(state, run.now))
+	jr.State = eventList(syncEvents(state, run.now))
 	if jr.UnreadNotifications, jr.UnreadThreadNotifications, err = run.unread(ctx, roomID); err != nil {
 		return nil, err
 	}
@@ -138,7 +138,7 @@ func (run *syncRun) timelineJSON(ctx context.Context, w timelineWindow) (Timelin
 	t := Timeline{Events: make([]ClientEvent, len(w.events)), Limited: w.limited}
 	for i, ev := range w.events {
 		var err error
-		if t.Events[i], err = run.s.RoomEvent(ctx, ev, run.now); err != nil {
+		if t.Events[i], err = run.s.roomEvent(ctx, ev, run.now); err != nil {
 			return t, err
 		}
 	}
@@ -323,6 +323,6 @@ func (run *syncRun) left(ctx context.Context, m storage.UserMembership) (*LeftRo
 	if state, err = run.filterState(ctx, m.RoomID, state, w, run.initial || run.req.FullState, nil); err != nil {
 		return nil, err
 	}
-	lr.State = eventList(ToClientEvents(state, run.now))
+	lr.State = eventList(syncEvents(state, run.now))
 	return lr, nil
 }

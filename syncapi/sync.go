@@ -243,8 +243,7 @@ func (run *syncRun) rooms(ctx context.Context, roomData map[string][]accountData
 	if err != nil {
 		return nil, err
 	}
-	out := &Rooms{Join: map[string]*JoinedRoom{}, Invite: map[string]*InvitedRoom{}, Leave: map[string]*LeftRoom{},
-		Knock: map[string]*KnockedRoom{}}
+	out := &Rooms{} // maps made on first use: most syncs fill one or none
 	for _, m := range memberships {
 		if !run.roomAllowed(m.RoomID) || m.StreamPos > run.to.Events {
 			continue // changed after this response's positions: the next sync tells
@@ -261,7 +260,7 @@ func (run *syncRun) rooms(ctx context.Context, roomData map[string][]accountData
 				return nil, err
 			}
 			jr.Ephemeral = eventList(ephemeral[m.RoomID])
-			out.Join[m.RoomID] = jr
+			out.Join = put(out.Join, m.RoomID, jr)
 		case spec.Invite, spec.Knock:
 			if run.initial || changed {
 				if hidden, err := run.invitedByIgnored(ctx, m); err != nil {
@@ -274,9 +273,9 @@ func (run *syncRun) rooms(ctx context.Context, roomData map[string][]accountData
 					return nil, err
 				}
 				if m.Membership.Membership == spec.Knock {
-					out.Knock[m.RoomID] = &KnockedRoom{KnockState: ir.InviteState}
+					out.Knock = put(out.Knock, m.RoomID, &KnockedRoom{KnockState: ir.InviteState})
 				} else {
-					out.Invite[m.RoomID] = ir
+					out.Invite = put(out.Invite, m.RoomID, ir)
 				}
 			}
 		case spec.Leave, spec.Ban:
@@ -285,7 +284,7 @@ func (run *syncRun) rooms(ctx context.Context, roomData map[string][]accountData
 				if err != nil {
 					return nil, err
 				}
-				out.Leave[m.RoomID] = lr
+				out.Leave = put(out.Leave, m.RoomID, lr)
 			}
 		}
 	}
@@ -293,6 +292,15 @@ func (run *syncRun) rooms(ctx context.Context, roomData map[string][]accountData
 		return nil, nil
 	}
 	return out, nil
+}
+
+// put sets m[key], making m if it is nil.
+func put[V any](m map[string]V, key string, v V) map[string]V {
+	if m == nil {
+		m = map[string]V{}
+	}
+	m[key] = v
+	return m
 }
 
 // roomAllowed applies the filter's rooms and not_rooms.

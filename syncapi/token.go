@@ -43,16 +43,16 @@ type StreamToken struct {
 }
 
 func (t StreamToken) String() string {
-	parts := []int64{t.Events, t.AccountData, t.Receipts, t.Typing, t.ToDevice, t.DeviceLists, t.Presence}
-	var b strings.Builder
-	b.WriteByte('s')
-	for i, p := range parts {
-		if i > 0 {
-			b.WriteByte('_')
+	b := make([]byte, 0, 64)
+	for i, p := range [...]int64{t.Events, t.AccountData, t.Receipts, t.Typing, t.ToDevice, t.DeviceLists, t.Presence} {
+		if i == 0 {
+			b = append(b, 's')
+		} else {
+			b = append(b, '_')
 		}
-		b.WriteString(strconv.FormatInt(p, 10))
+		b = strconv.AppendInt(b, p, 10)
 	}
-	return b.String()
+	return string(b)
 }
 
 // beyond reports whether the token names a position past the current
@@ -70,17 +70,20 @@ func ParseStreamToken(s string) (t StreamToken, ok bool) {
 	if !found || rest == "" {
 		return t, false
 	}
-	fields := []*int64{&t.Events, &t.AccountData, &t.Receipts, &t.Typing, &t.ToDevice, &t.DeviceLists, &t.Presence}
-	parts := strings.Split(rest, "_")
-	if len(parts) > len(fields) {
-		return t, false
-	}
-	for i, p := range parts {
+	fields := [...]*int64{&t.Events, &t.AccountData, &t.Receipts, &t.Typing, &t.ToDevice, &t.DeviceLists, &t.Presence}
+	for i := 0; ; i++ {
+		p, after, more := strings.Cut(rest, "_")
+		if i == len(fields) {
+			return StreamToken{}, false
+		}
 		n, err := strconv.ParseInt(p, 10, 64)
 		if err != nil || n < 0 {
-			return t, false
+			return StreamToken{}, false
 		}
 		*fields[i] = n
+		if !more {
+			return t, true
+		}
+		rest = after
 	}
-	return t, true
 }

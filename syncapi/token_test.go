@@ -21,7 +21,7 @@ func TestParseStreamToken(t *testing.T) {
 		}
 	})
 	t.Run("ErrMalformed", func(t *testing.T) {
-		for _, s := range []string{"", "s", "x1", "s1_-2", "s1_2_3_4_5_6_7_8_9_10_11_12_13_14_15_16_17_18_19_20"} {
+		for _, s := range []string{"", "s", "x1", "s1_-2", "s1_", "s_1", "s1__2", "s1_2_3_4_5_6_7_8", "s1_2_x", "s1_2_3_4_5_6_7_8_9_10_11_12_13_14_15_16_17_18_19_20"} {
 			if _, ok := syncapi.ParseStreamToken(s); ok {
 				t.Errorf("%q: got ok, want malformed", s)
 			}

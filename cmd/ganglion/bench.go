@@ -25,6 +25,8 @@ a random name prefix, so runs can repeat against the same server) and
 creates rooms: point it at a test server with rate limits off
 (GANGLION_RATE_LIMIT=off) and open or shared-secret registration.
 Registration and room set-up are timed apart from the measured phases.
+GANGLION_PPROF_LISTEN serves the load client's own profiles, as it does the
+server's.
 
 scenarios:
   rooms     -users in -rooms of 10 members (private_chat, invited, joined);

@@ -106,10 +106,13 @@ func (c *benchClient) do(ctx context.Context, method, path, token string, in, ou
 		_ = json.Unmarshal(data, e) // not JSON: the status says enough
 		return took, e
 	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			return took, fmt.Errorf("%s %s: decode answer: %w", method, path, err)
-		}
+	if d, ok := out.(answerDecoder); ok {
+		err = d.decodeAnswer(data)
+	} else if out != nil {
+		err = json.Unmarshal(data, out)
+	}
+	if err != nil {
+		return took, fmt.Errorf("%s %s: decode answer: %w", method, path, err)
 	}
 	return took, nil
 }

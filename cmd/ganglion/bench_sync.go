@@ -35,25 +35,6 @@ const (
 	benchSlidingEndpoint = "/_matrix/client/unstable/org.matrix.simplified_msc3575/sync"
 )
 
-// syncAnswer is the part of a /sync answer the scenarios look at.
-type syncAnswer struct {
-	NextBatch string `json:"next_batch"`
-	Rooms     struct {
-		Join map[string]struct {
-			Timeline struct {
-				Events []struct {
-					Type    string `json:"type"`
-					Sender  string `json:"sender"`
-					Content struct {
-						Body string `json:"body"`
-					} `json:"content"`
-				} `json:"events"`
-				Limited bool `json:"limited"`
-			} `json:"timeline"`
-		} `json:"join"`
-	} `json:"rooms"`
-}
-
 // sync is GET /sync with an inline filter, from since ("": an initial
 // sync), waiting up to timeout for something new.
 func (c *benchClient) sync(ctx context.Context, u *benchUser, since string, timeout time.Duration, filter string) (syncAnswer, time.Duration, error) {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/ganglion/ganglion/internal/mxerr"
@@ -124,14 +125,34 @@ func depth(data []byte) int {
 	return deepest
 }
 
-// Write sends v as a JSON response with the given status.
+// contentType is the Content-Type header's value, shared by every
+// response (set, never changed in place).
+var contentType = []string{"application/json"}
+
+// Write sends v as a JSON response with the given status, encoded as
+// json.Marshal encodes it.
 func Write(w http.ResponseWriter, status int, v any) error {
-	body, err := json.Marshal(v)
-	if err != nil {
+	buf := buffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledBuffer {
+			buffers.Put(buf)
+		}
+	}()
+	buf.Reset()
+	if err := json.NewEncoder(buf).Encode(v); err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = contentType
 	w.WriteHeader(status)
-	_, err = w.Write(body)
+	_, err := w.Write(bytes.TrimSuffix(buf.Bytes(), newline)) // Encode ends with a newline, Marshal does not
 	return err
 }
+
+// buffers hold encoded responses between requests (json.Marshal would
+// allocate each response's bytes anew); those that grew past
+// maxPooledBuffer are dropped.
+var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledBuffer = 64 << 10
+
+var newline = []byte("\n")
