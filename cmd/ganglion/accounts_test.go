@@ -34,6 +34,17 @@ func mustRegister(t testing.TB, baseURL, user, password string) *mautrix.Client 
 	return cli
 }
 
+// mustRegisterAll registers an account per name, each with the password
+// "NAME password", and returns their clients in the order of names.
+func mustRegisterAll(t testing.TB, baseURL string, names ...string) []*mautrix.Client {
+	t.Helper()
+	clients := make([]*mautrix.Client, len(names))
+	for i, name := range names {
+		clients[i] = mustRegister(t, baseURL, name, name+" password")
+	}
+	return clients
+}
+
 func mustLogin(t *testing.T, baseURL, user, password, deviceName string) *mautrix.Client {
 	t.Helper()
 	cli := mustClient(t, baseURL)

@@ -71,8 +71,8 @@ func TestKeys(t *testing.T) {
 	eachDialect(t, func(t *testing.T, cfg *config.Config) {
 		srv, _ := startServer(t, cfg)
 		ctx := context.Background()
-		alice := mustRegister(t, srv.URL, "alice", "alice password")
-		bob := mustRegister(t, srv.URL, "bob", "bob password")
+		users := mustRegisterAll(t, srv.URL, "alice", "bob")
+		alice, bob := users[0], users[1]
 		room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", Invite: []id.UserID{bob.UserID}})
 		if err != nil {
 			t.Fatal(err)

@@ -50,10 +50,8 @@ func TestSync_LazyMembers(t *testing.T) {
 	eachDialect(t, func(t *testing.T, cfg *config.Config) {
 		srv, _ := startServer(t, cfg)
 		ctx := context.Background()
-		alice := mustRegister(t, srv.URL, "alice", "alice password")
-		bob := mustRegister(t, srv.URL, "bob", "bob password")
-		carol := mustRegister(t, srv.URL, "carol", "carol password")
-		dave := mustRegister(t, srv.URL, "dave", "dave password")
+		users := mustRegisterAll(t, srv.URL, "alice", "bob", "carol", "dave")
+		alice, bob, carol, dave := users[0], users[1], users[2], users[3]
 		room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat"})
 		if err != nil {
 			t.Fatal(err)
@@ -61,10 +59,7 @@ func TestSync_LazyMembers(t *testing.T) {
 		// Four more members join between carol and dave, so that the
 		// room's heroes (the first five other members, whose member events
 		// lazy loading sends with the summary) leave dave out.
-		joiners := []*mautrix.Client{bob, carol}
-		for _, name := range []string{"erin", "frank", "grace", "heidi"} {
-			joiners = append(joiners, mustRegister(t, srv.URL, name, name+" password"))
-		}
+		joiners := append([]*mautrix.Client{bob, carol}, mustRegisterAll(t, srv.URL, "erin", "frank", "grace", "heidi")...)
 		for _, cli := range append(joiners, dave) {
 			if _, err := cli.JoinRoomByID(ctx, room.RoomID); err != nil {
 				t.Fatal(err)

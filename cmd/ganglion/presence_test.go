@@ -52,9 +52,8 @@ func TestPresence(t *testing.T) {
 	eachDialect(t, func(t *testing.T, cfg *config.Config) {
 		srv, _ := startServer(t, cfg)
 		ctx := context.Background()
-		alice := mustRegister(t, srv.URL, "alice", "alice password")
-		bob := mustRegister(t, srv.URL, "bob", "bob password")
-		carol := mustRegister(t, srv.URL, "carol", "carol password")
+		users := mustRegisterAll(t, srv.URL, "alice", "bob", "carol")
+		alice, bob, carol := users[0], users[1], users[2]
 		sharedRoom(t, alice, bob)
 		base := syncPresence(t, bob, "", 0, event.PresenceOffline)
 
@@ -106,8 +105,8 @@ func TestPresenceDisabled(t *testing.T) {
 		cfg.Presence.Enabled = false
 		srv, _ := startServer(t, cfg)
 		ctx := context.Background()
-		alice := mustRegister(t, srv.URL, "alice", "alice password")
-		bob := mustRegister(t, srv.URL, "bob", "bob password")
+		users := mustRegisterAll(t, srv.URL, "alice", "bob")
+		alice, bob := users[0], users[1]
 		sharedRoom(t, alice, bob)
 		if err := alice.SetPresence(ctx, mautrix.ReqPresence{Presence: event.PresenceOnline, StatusMsg: "here"}); err != nil {
 			t.Fatalf("set presence: %v", err)
@@ -128,8 +127,8 @@ func TestIgnoredUsers(t *testing.T) {
 	eachDialect(t, func(t *testing.T, cfg *config.Config) {
 		srv, _ := startServer(t, cfg)
 		ctx := context.Background()
-		alice := mustRegister(t, srv.URL, "alice", "alice password")
-		bob := mustRegister(t, srv.URL, "bob", "bob password")
+		users := mustRegisterAll(t, srv.URL, "alice", "bob")
+		alice, bob := users[0], users[1]
 		room := sharedRoom(t, alice, bob)
 		base := mustSync(t, alice, "", 0, "")
 		if err := alice.SetAccountData(ctx, "m.ignored_user_list", map[string]any{

@@ -105,8 +105,8 @@ func TestPushers(t *testing.T) {
 	eachDialect(t, func(t *testing.T, cfg *config.Config) {
 		srv, stop := startServer(t, cfg)
 		ctx := context.Background()
-		alice := mustRegister(t, srv.URL, "alice", "alice password")
-		bob := mustRegister(t, srv.URL, "bob", "bob password")
+		users := mustRegisterAll(t, srv.URL, "alice", "bob")
+		alice, bob := users[0], users[1]
 		gw := newPushGateway(t)
 		http := mautrix.PusherKindHTTP
 		err := bob.SetPusher(ctx, &mautrix.Pusher{
