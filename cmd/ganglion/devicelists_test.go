@@ -22,13 +22,7 @@ func TestDeviceLists_WakeRoommates(t *testing.T) {
 		ctx := context.Background()
 		users := mustRegisterAll(t, srv.URL, "alice", "bob")
 		alice, bob := users[0], users[1]
-		room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", Invite: []id.UserID{bob.UserID}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := bob.JoinRoomByID(ctx, room.RoomID); err != nil {
-			t.Fatal(err)
-		}
+		mustPrivateRoom(t, alice, bob)
 		since := mustSync(t, alice, "", 0, "").NextBatch
 
 		// woken runs change while alice long-polls and checks that her

@@ -54,14 +54,7 @@ func TestSearch(t *testing.T) {
 		if err := bob.SetDisplayName(ctx, "Bob Builder"); err != nil {
 			t.Fatal(err)
 		}
-		created, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", Invite: []id.UserID{bob.UserID}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		room := created.RoomID
-		if _, err := bob.JoinRoomByID(ctx, room); err != nil {
-			t.Fatal(err)
-		}
+		room := mustPrivateRoom(t, alice, bob)
 		var sent []id.EventID
 		for _, text := range []string{"tiles arrive monday", "crane booked", "more tiles needed"} {
 			resp, err := alice.SendText(ctx, room, text)
