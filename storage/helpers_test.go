@@ -159,9 +159,10 @@ func mustFilter(t *testing.T, db *storage.DB, localpart, filter string) string {
 	return id
 }
 
-// concurrently runs fn n times at once, each in its own goroutine released
-// together, and returns the errors in goroutine order.
-func concurrently(n int, fn func(i int) error) []error {
+// concurrentTxs runs fn n times at once, each in its own write transaction
+// and goroutine, released together, and returns the errors in goroutine
+// order.
+func concurrentTxs(t *testing.T, db *storage.DB, n int, fn func(ctx context.Context, tx *storage.Tx, i int) error) []error {
 	errs := make([]error, n)
 	start := make(chan struct{})
 	var wg sync.WaitGroup
@@ -170,12 +171,30 @@ func concurrently(n int, fn func(i int) error) []error {
 		go func() {
 			defer wg.Done()
 			<-start
-			errs[i] = fn(i)
+			errs[i] = db.WithTx(t.Context(), func(ctx context.Context, tx *storage.Tx) error {
+				return fn(ctx, tx, i)
+			})
 		}()
 	}
 	close(start)
 	wg.Wait()
 	return errs
+}
+
+// countNil returns how many of errs are nil, and fails the test for any
+// that is neither nil nor lost (errors.Is).
+func countNil(t *testing.T, errs []error, lost error) int {
+	t.Helper()
+	n := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			n++
+		case !errors.Is(err, lost):
+			t.Errorf("goroutine %d: got %v, want nil or %v", i, err, lost)
+		}
+	}
+	return n
 }
 
 // ptr returns a pointer to v.

@@ -232,21 +232,10 @@ func TestTx_ReserveRegistrationToken(t *testing.T) {
 		t.Run("ConcurrentNeverOverdraws", func(t *testing.T) {
 			mustRegistrationToken(t, db, storage.RegistrationToken{Token: "three", UsesAllowed: ptr[int64](3)})
 			const n = 8
-			errs := concurrently(n, func(int) error {
-				return db.WithTx(t.Context(), func(ctx context.Context, tx *storage.Tx) error {
-					return tx.ReserveRegistrationToken(ctx, "three")
-				})
+			errs := concurrentTxs(t, db, n, func(ctx context.Context, tx *storage.Tx, _ int) error {
+				return tx.ReserveRegistrationToken(ctx, "three")
 			})
-			var ok int
-			for i, err := range errs {
-				switch {
-				case err == nil:
-					ok++
-				case !errors.Is(err, storage.ErrNotFound):
-					t.Errorf("goroutine %d: got %v, want nil or ErrNotFound", i, err)
-				}
-			}
-			if ok != 3 {
+			if ok := countNil(t, errs, storage.ErrNotFound); ok != 3 {
 				t.Errorf("reservations: got %d, want 3", ok)
 			}
 			wantCounts(t, db, "three", 3, 0)
