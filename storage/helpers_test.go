@@ -16,6 +16,18 @@ func inTx(t *testing.T, db *storage.DB, fn func(ctx context.Context, tx *storage
 	return db.WithTx(t.Context(), fn)
 }
 
+// txOp returns a function that calls op, a Tx method taking one string
+// such as (*storage.Tx).DeleteAccessToken, in a write transaction of its
+// own and returns its error.
+func txOp(db *storage.DB, op func(*storage.Tx, context.Context, string) error) func(t *testing.T, arg string) error {
+	return func(t *testing.T, arg string) error {
+		t.Helper()
+		return inTx(t, db, func(ctx context.Context, tx *storage.Tx) error {
+			return op(tx, ctx, arg)
+		})
+	}
+}
+
 // mustTx runs fn in one write transaction and fails the test on error.
 func mustTx(t *testing.T, db *storage.DB, fn func(ctx context.Context, tx *storage.Tx) error) {
 	t.Helper()

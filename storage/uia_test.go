@@ -154,12 +154,7 @@ func TestTx_UpdateUIASession(t *testing.T) {
 
 func TestTx_ConsumeUIASession(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
-		consume := func(t *testing.T, id string) error {
-			t.Helper()
-			return inTx(t, db, func(ctx context.Context, tx *storage.Tx) error {
-				return tx.ConsumeUIASession(ctx, id)
-			})
-		}
+		consume := txOp(db, (*storage.Tx).ConsumeUIASession)
 		t.Run("OK", func(t *testing.T) {
 			mustUIASession(t, db, "sess", "POST /register")
 			if err := consume(t, "sess"); err != nil {
