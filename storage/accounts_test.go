@@ -112,17 +112,7 @@ func TestDB_Account(t *testing.T) {
 			})
 		})
 		t.Run("ErrNotFound", func(t *testing.T) {
-			for _, localpart := range []string{"nobody", "ALICE", ""} {
-				if _, err := db.Account(ctx, localpart); !errors.Is(err, storage.ErrNotFound) {
-					t.Errorf("Account(%q): got %v, want ErrNotFound", localpart, err)
-				}
-			}
-			mustTx(t, db, func(ctx context.Context, tx *storage.Tx) error {
-				if _, err := tx.Account(ctx, "nobody"); !errors.Is(err, storage.ErrNotFound) {
-					t.Errorf("Tx.Account(nobody): got %v, want ErrNotFound", err)
-				}
-				return nil
-			})
+			wantNotFound(t, db, []string{"nobody", "ALICE", ""}, db.Account, (*storage.Tx).Account)
 		})
 	})
 }

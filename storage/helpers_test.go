@@ -28,6 +28,27 @@ func txOp(db *storage.DB, op func(*storage.Tx, context.Context, string) error) f
 	}
 }
 
+// wantNotFound checks that each key is ErrNotFound both to get, on the read
+// pool, and to txGet (a method expression such as (*storage.Tx).Account)
+// inside a transaction.
+func wantNotFound[T any](t *testing.T, db *storage.DB, keys []string,
+	get func(context.Context, string) (T, error), txGet func(*storage.Tx, context.Context, string) (T, error)) {
+	t.Helper()
+	for _, key := range keys {
+		if _, err := get(t.Context(), key); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("%q: got %v, want ErrNotFound", key, err)
+		}
+	}
+	mustTx(t, db, func(ctx context.Context, tx *storage.Tx) error {
+		for _, key := range keys {
+			if _, err := txGet(tx, ctx, key); !errors.Is(err, storage.ErrNotFound) {
+				t.Errorf("%q in a transaction: got %v, want ErrNotFound", key, err)
+			}
+		}
+		return nil
+	})
+}
+
 // mustTx runs fn in one write transaction and fails the test on error.
 func mustTx(t *testing.T, db *storage.DB, fn func(ctx context.Context, tx *storage.Tx) error) {
 	t.Helper()

@@ -116,17 +116,7 @@ func TestDB_RegistrationToken(t *testing.T) {
 			})
 		})
 		t.Run("ErrNotFound", func(t *testing.T) {
-			for _, token := range []string{"unknown", "TOK", ""} {
-				if _, err := db.RegistrationToken(t.Context(), token); !errors.Is(err, storage.ErrNotFound) {
-					t.Errorf("RegistrationToken(%q): got %v, want ErrNotFound", token, err)
-				}
-			}
-			mustTx(t, db, func(ctx context.Context, tx *storage.Tx) error {
-				if _, err := tx.RegistrationToken(ctx, "unknown"); !errors.Is(err, storage.ErrNotFound) {
-					t.Errorf("Tx.RegistrationToken(unknown): got %v, want ErrNotFound", err)
-				}
-				return nil
-			})
+			wantNotFound(t, db, []string{"unknown", "TOK", ""}, db.RegistrationToken, (*storage.Tx).RegistrationToken)
 		})
 	})
 }
