@@ -34,10 +34,7 @@ func (a *API) logoutAll(w http.ResponseWriter, r *http.Request, s *Session) erro
 	if err != nil {
 		return err
 	}
-	a.sessions.revokeDevices(s.Localpart, deleted)
-	if len(deleted) > 0 {
-		a.notifier.WakeShared(s.UserID) // device_lists.changed
-	}
+	a.otherDevicesDeleted(s.Localpart, deleted)
 	return ok(w, empty)
 }
 
@@ -58,6 +55,16 @@ func (a *API) deleteDevicesOf(ctx context.Context, localpart string, ids []strin
 	a.sessions.revokeDevices(localpart, ids)
 	a.notifier.WakeShared(a.userID(localpart)) // device_lists.changed
 	return nil
+}
+
+// otherDevicesDeleted is what follows the commit of deleteOtherDevices: it
+// forgets the devices' cached tokens and, if any were deleted, wakes the
+// syncs that see the user's device list change.
+func (a *API) otherDevicesDeleted(localpart string, ids []string) {
+	a.sessions.revokeDevices(localpart, ids)
+	if len(ids) > 0 {
+		a.notifier.WakeShared(a.userID(localpart)) // device_lists.changed
+	}
 }
 
 // removeDevices deletes devices with their tokens, keys and pending
@@ -122,10 +129,7 @@ func (a *API) changePassword(w http.ResponseWriter, r *http.Request, s *Session)
 	if err != nil {
 		return err
 	}
-	a.sessions.revokeDevices(s.Localpart, deleted)
-	if len(deleted) > 0 {
-		a.notifier.WakeShared(s.UserID) // device_lists.changed
-	}
+	a.otherDevicesDeleted(s.Localpart, deleted)
 	return ok(w, empty)
 }
 

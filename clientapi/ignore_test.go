@@ -30,18 +30,20 @@ type eventSummary struct {
 	} `json:"content"`
 }
 
-func (s *testServer) mustSync(t *testing.T, u user, since string) syncBody {
-	t.Helper()
+// syncPath is the path of a /sync that does not wait, from since ("" for
+// an initial sync).
+func syncPath(since string) string {
 	path := v3 + "/sync?timeout=0"
 	if since != "" {
 		path += "&since=" + url.QueryEscape(since)
 	}
-	r := s.do(t, "GET", path, u.Token, nil)
-	wantOK(t, r)
+	return path
+}
+
+func (s *testServer) mustSync(t *testing.T, u user, since string) syncBody {
+	t.Helper()
 	var body syncBody
-	if err := json.Unmarshal(r.Raw, &body); err != nil {
-		t.Fatal(err)
-	}
+	s.getJSON(t, "GET", syncPath(since), u, nil, &body)
 	return body
 }
 

@@ -44,19 +44,6 @@ func TestMembersAt_TimelineStart(t *testing.T) {
 		s.say(t, bob, room, "m2", "hello back")
 		now := s.mustSync(t, alice, "").NextBatch
 
-		members := func(at string) []string {
-			t.Helper()
-			var body struct {
-				Chunk []eventSummary `json:"chunk"`
-			}
-			s.getJSON(t, "GET", v3+"/rooms/"+url.PathEscape(room)+"/members?at="+url.QueryEscape(at), alice, nil, &body)
-			var out []string
-			for _, ev := range body.Chunk {
-				out = append(out, *ev.StateKey)
-			}
-			slices.Sort(out)
-			return out
-		}
 		for _, c := range []struct {
 			name, at string
 			want     []string
@@ -66,7 +53,7 @@ func TestMembersAt_TimelineStart(t *testing.T) {
 			{"NextBatch", now, []string{alice.ID, bob.ID}},
 			{"Start", "m0", []string{alice.ID}},
 		} {
-			if got := members(c.at); !slices.Equal(got, c.want) {
+			if got := s.members(t, alice, room, "?at="+url.QueryEscape(c.at)); !slices.Equal(got, c.want) {
 				t.Errorf("%s: members at %s: got %v, want %v", c.name, c.at, got, c.want)
 			}
 		}
@@ -88,20 +75,6 @@ func TestAPI_MembersFilter(t *testing.T) {
 		wantOK(t, s.do(t, "POST", path+"/leave", carol.Token, map[string]any{}))
 		s.dirJoin(t, dave, room)
 		wantOK(t, s.do(t, "POST", path+"/ban", alice.Token, map[string]string{"user_id": dave.ID}))
-
-		members := func(query string) []string {
-			t.Helper()
-			var body struct {
-				Chunk []eventSummary `json:"chunk"`
-			}
-			s.getJSON(t, "GET", path+"/members"+query, alice, nil, &body)
-			var out []string
-			for _, ev := range body.Chunk {
-				out = append(out, *ev.StateKey)
-			}
-			slices.Sort(out)
-			return out
-		}
 		for _, c := range []struct {
 			query string
 			want  []string
@@ -116,7 +89,7 @@ func TestAPI_MembersFilter(t *testing.T) {
 			{"?membership=ban&not_membership=join", []string{bob.ID, carol.ID, dave.ID}},
 			{"?membership=invite&not_membership=invite", []string{alice.ID, bob.ID, carol.ID, dave.ID}},
 		} {
-			if got := members(c.query); !slices.Equal(got, c.want) {
+			if got := s.members(t, alice, room, c.query); !slices.Equal(got, c.want) {
 				t.Errorf("members%s: got %v, want %v", c.query, got, c.want)
 			}
 		}
@@ -126,8 +99,24 @@ func TestAPI_MembersFilter(t *testing.T) {
 			}
 		})
 		wantOK(t, s.do(t, "POST", path+"/unban", alice.Token, map[string]string{"user_id": dave.ID}))
-		if got := members("?membership=leave"); !slices.Equal(got, []string{carol.ID, dave.ID}) {
+		if got := s.members(t, alice, room, "?membership=leave"); !slices.Equal(got, []string{carol.ID, dave.ID}) {
 			t.Errorf("members?membership=leave after the unban: got %v, want carol and dave", got)
 		}
 	})
+}
+
+// members returns the sorted user ids of GET /rooms/{room}/members with
+// the query ("" or "?..."), as u sees them.
+func (s *testServer) members(t *testing.T, u user, room, query string) []string {
+	t.Helper()
+	var body struct {
+		Chunk []eventSummary `json:"chunk"`
+	}
+	s.getJSON(t, "GET", v3+"/rooms/"+url.PathEscape(room)+"/members"+query, u, nil, &body)
+	var out []string
+	for _, ev := range body.Chunk {
+		out = append(out, *ev.StateKey)
+	}
+	slices.Sort(out)
+	return out
 }

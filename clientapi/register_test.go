@@ -322,24 +322,35 @@ func TestRegister_TokenRace(t *testing.T) {
 				"auth": map[string]any{"type": "m.login.registration_token", "token": "once"},
 			}, nil)
 		})
-		won := 0
-		for _, r := range results {
-			switch {
-			case r.Status == http.StatusOK:
-				won++
-			case r.Status == http.StatusUnauthorized && r.str("errcode") == "M_UNAUTHORIZED":
-			default:
-				t.Errorf("%s: got %d %s, want 200 or 401 M_UNAUTHORIZED", r.Req, r.Status, r.Raw)
-			}
-		}
-		if won != 1 {
-			t.Fatalf("got %d registrations, want 1", won)
+		if won := winners(t, results, outcome{http.StatusUnauthorized, "M_UNAUTHORIZED"}); len(won) != 1 {
+			t.Fatalf("got %d registrations, want 1", len(won))
 		}
 		rt, err := s.DB.RegistrationToken(t.Context(), "once")
 		if err != nil || rt.Completed != 1 || rt.Pending != 0 {
 			t.Fatalf("got token %+v, %v, want completed 1, pending 0", rt, err)
 		}
 	})
+}
+
+// outcome is an answer's status and errcode ("" for none).
+type outcome struct {
+	status  int
+	errcode string
+}
+
+// winners returns the indexes of the results that are 200 OK, and fails the
+// test for any other result that is none of the lost outcomes.
+func winners(t *testing.T, results []response, lost ...outcome) []int {
+	t.Helper()
+	var won []int
+	for i, r := range results {
+		if r.Status == http.StatusOK {
+			won = append(won, i)
+		} else if !slices.Contains(lost, outcome{r.Status, r.str("errcode")}) {
+			t.Errorf("%s: got %d %s, want 200 or one of %v", r.Req, r.Status, r.Raw, lost)
+		}
+	}
+	return won
 }
 
 // race runs n requests at once and returns their answers.
@@ -385,22 +396,11 @@ func TestRegister_Concurrent(t *testing.T) {
 				"auth": map[string]any{"type": "m.login.dummy", "session": sessions[i]},
 			}, nil)
 		})
-		winner := -1
-		for i, r := range results {
-			switch {
-			case r.Status == http.StatusOK:
-				if winner >= 0 {
-					t.Fatalf("two registrations of alice succeeded: %d and %d", winner, i)
-				}
-				winner = i
-			case r.Status == http.StatusBadRequest && r.str("errcode") == "M_USER_IN_USE":
-			default:
-				t.Errorf("%s: got %d %s, want 200 or 400 M_USER_IN_USE", r.Req, r.Status, r.Raw)
-			}
+		won := winners(t, results, outcome{http.StatusBadRequest, "M_USER_IN_USE"})
+		if len(won) != 1 {
+			t.Fatalf("registrations of alice that succeeded: got %v, want exactly one", won)
 		}
-		if winner < 0 {
-			t.Fatal("no registration of alice succeeded")
-		}
+		winner := won[0]
 		// The account has the winner's password and one device.
 		s.wantToken(t, results[winner].str("access_token"), true)
 		wantDevices(t, s.DB, "alice", results[winner].str("device_id"))

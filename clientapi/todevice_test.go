@@ -29,16 +29,8 @@ type e2eeSync struct {
 
 func (s *testServer) e2eeSync(t *testing.T, u user, since string) e2eeSync {
 	t.Helper()
-	path := v3 + "/sync?timeout=0"
-	if since != "" {
-		path += "&since=" + url.QueryEscape(since)
-	}
-	r := s.do(t, "GET", path, u.Token, nil)
-	wantOK(t, r)
 	var body e2eeSync
-	if err := json.Unmarshal(r.Raw, &body); err != nil {
-		t.Fatal(err)
-	}
+	s.getJSON(t, "GET", syncPath(since), u, nil, &body)
 	return body
 }
 

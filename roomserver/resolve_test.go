@@ -19,12 +19,7 @@ func TestInput_AuthDifference(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		t.Run("OneBranch", func(t *testing.T) {
 			eachVersion(t, []string{"10", "12"}, func(t *testing.T, g *graph) {
-				g.add("pl-eve", remoteAdmin, spec.MRoomPowerLevels, ptr(""), g.levels(map[string]int{remoteEve: 50}), "alice")
-				g.add("invite", remoteAdmin, spec.MRoomMember, ptr(remoteEve), map[string]any{"membership": "invite"}, "pl-eve")
-				g.topic("topic0", remoteAdmin, "admin's", "invite")
-				g.join("eve-join", remoteEve, "topic0")
-				g.topic("eve-topic", remoteEve, "eve's", "eve-join")
-				g.add("eve-leave", remoteEve, spec.MRoomMember, ptr(remoteEve), map[string]any{"membership": "leave"}, "eve-topic")
+				eveBranch(g)
 				g.add("merge", remoteAlice, "m.room.message", nil, map[string]any{"body": "merge"}, "eve-leave", "topic0")
 				rs, _ := newRoomserver(t, db, "10")
 				mustInputAccepted(t, rs, g, "create", "admin", "pl", "rules", "alice", "pl-eve", "invite", "topic0",

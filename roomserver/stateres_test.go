@@ -254,12 +254,7 @@ func TestResolveStates_AuthDifference(t *testing.T) {
 	// against her invite and fail.
 	t.Run("OneBranch", func(t *testing.T) {
 		eachVersion(t, []string{"10", "12"}, func(t *testing.T, g *graph) {
-			g.add("pl-eve", remoteAdmin, spec.MRoomPowerLevels, ptr(""), g.levels(map[string]int{remoteEve: 50}), "alice")
-			g.add("invite", remoteAdmin, spec.MRoomMember, ptr(remoteEve), map[string]any{"membership": "invite"}, "pl-eve")
-			g.topic("topic0", remoteAdmin, "admin's", "invite")
-			g.join("eve-join", remoteEve, "topic0")
-			g.topic("eve-topic", remoteEve, "eve's", "eve-join")
-			g.add("eve-leave", remoteEve, spec.MRoomMember, ptr(remoteEve), map[string]any{"membership": "leave"}, "eve-topic")
+			eveBranch(g)
 			got := mustResolve(t, g, g.stateWith("eve-leave"), g.stateWith("topic0"))
 			wantEntries(t, g, got, map[gmsl.StateKeyTuple]string{topicKey: "eve-topic", memberKey(remoteEve): "eve-leave"})
 		})
@@ -281,6 +276,18 @@ func TestResolveStates_AuthDifference(t *testing.T) {
 			})
 		})
 	})
+}
+
+// eveBranch builds eve's branch: invited and given power, she joins, sets
+// the topic (eve-topic) and leaves (eve-leave); the admin's topic0 is
+// from before her join.
+func eveBranch(g *graph) {
+	g.add("pl-eve", remoteAdmin, spec.MRoomPowerLevels, ptr(""), g.levels(map[string]int{remoteEve: 50}), "alice")
+	g.add("invite", remoteAdmin, spec.MRoomMember, ptr(remoteEve), map[string]any{"membership": "invite"}, "pl-eve")
+	g.topic("topic0", remoteAdmin, "admin's", "invite")
+	g.join("eve-join", remoteEve, "topic0")
+	g.topic("eve-topic", remoteEve, "eve's", "eve-join")
+	g.add("eve-leave", remoteEve, spec.MRoomMember, ptr(remoteEve), map[string]any{"membership": "leave"}, "eve-topic")
 }
 
 // sharedCiter builds the power levels pl2, a custom state event citing

@@ -81,11 +81,9 @@ func TestTx_UpdateAccountData(t *testing.T) {
 		})
 		t.Run("OKConcurrent", func(t *testing.T) {
 			const n = 8
-			errs := concurrently(n, func(i int) error {
-				return db.WithTx(context.Background(), func(ctx context.Context, tx *storage.Tx) error {
-					_, err := tx.UpdateAccountData(ctx, "carol", "!r:example.org", "m.tag", addKey(fmt.Sprint("k", i)))
-					return err
-				})
+			errs := concurrentTxs(t, db, n, func(ctx context.Context, tx *storage.Tx, i int) error {
+				_, err := tx.UpdateAccountData(ctx, "carol", "!r:example.org", "m.tag", addKey(fmt.Sprint("k", i)))
+				return err
 			})
 			for _, err := range errs {
 				if err != nil {

@@ -71,24 +71,11 @@ func TestTx_InsertAccount(t *testing.T) {
 		})
 		t.Run("ConcurrentSameLocalpart", func(t *testing.T) {
 			const n = 8
-			errs := concurrently(n, func(i int) error {
-				return db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
-					return tx.InsertAccount(ctx, storage.Account{Localpart: "racer"})
-				})
+			errs := concurrentTxs(t, db, n, func(ctx context.Context, tx *storage.Tx, _ int) error {
+				return tx.InsertAccount(ctx, storage.Account{Localpart: "racer"})
 			})
-			var ok, exists int
-			for i, err := range errs {
-				switch {
-				case err == nil:
-					ok++
-				case errors.Is(err, storage.ErrExists):
-					exists++
-				default:
-					t.Errorf("goroutine %d: got %v, want nil or ErrExists", i, err)
-				}
-			}
-			if ok != 1 || exists != n-1 {
-				t.Errorf("results: got %d nil and %d ErrExists, want 1 and %d", ok, exists, n-1)
+			if ok := countNil(t, errs, storage.ErrExists); ok != 1 {
+				t.Errorf("results: got %d nil and the rest ErrExists, want 1 and %d", ok, n-1)
 			}
 			if _, err := db.Profile(ctx, "racer"); err != nil {
 				t.Errorf("Profile of the winner: got %v, want nil", err)
@@ -125,17 +112,7 @@ func TestDB_Account(t *testing.T) {
 			})
 		})
 		t.Run("ErrNotFound", func(t *testing.T) {
-			for _, localpart := range []string{"nobody", "ALICE", ""} {
-				if _, err := db.Account(ctx, localpart); !errors.Is(err, storage.ErrNotFound) {
-					t.Errorf("Account(%q): got %v, want ErrNotFound", localpart, err)
-				}
-			}
-			mustTx(t, db, func(ctx context.Context, tx *storage.Tx) error {
-				if _, err := tx.Account(ctx, "nobody"); !errors.Is(err, storage.ErrNotFound) {
-					t.Errorf("Tx.Account(nobody): got %v, want ErrNotFound", err)
-				}
-				return nil
-			})
+			wantNotFound(t, db, []string{"nobody", "ALICE", ""}, db.Account, (*storage.Tx).Account)
 		})
 	})
 }
@@ -441,12 +418,10 @@ func TestTx_NextStreamPos(t *testing.T) {
 		t.Run("OKConcurrent", func(t *testing.T) {
 			const n = 8
 			got := make([]int64, n)
-			errs := concurrently(n, func(i int) error {
-				return db.WithTx(t.Context(), func(ctx context.Context, tx *storage.Tx) error {
-					var err error
-					got[i], err = tx.NextStreamPos(ctx, "account_data")
-					return err
-				})
+			errs := concurrentTxs(t, db, n, func(ctx context.Context, tx *storage.Tx, i int) error {
+				var err error
+				got[i], err = tx.NextStreamPos(ctx, "account_data")
+				return err
 			})
 			seen := map[int64]bool{}
 			for i, err := range errs {

@@ -56,20 +56,8 @@ const selectDevice = `SELECT localpart, device_id, display_name, created_ts, las
 // Devices lists an account's devices, ordered by id (byte-wise: SQL ORDER BY
 // would follow the PostgreSQL database's collation).
 func (db *DB) Devices(ctx context.Context, localpart string) ([]Device, error) {
-	rows, err := db.read.QueryContext(ctx, selectDevice+" WHERE localpart = $1", localpart)
+	out, err := queryAll(ctx, db.read, scanDevice, selectDevice+" WHERE localpart = $1", localpart)
 	if err != nil {
-		return nil, fmt.Errorf("list devices of %s: %w", localpart, err)
-	}
-	defer rows.Close()
-	var out []Device
-	for rows.Next() {
-		d, err := scanDevice(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list devices of %s: %w", localpart, err)
 	}
 	slices.SortFunc(out, func(a, b Device) int { return strings.Compare(a.ID, b.ID) })
@@ -141,14 +129,5 @@ func (tx *Tx) DeviceIDs(ctx context.Context, localpart string) ([]string, error)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return scanColumn[string](rows)
 }

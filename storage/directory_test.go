@@ -88,21 +88,10 @@ func TestTx_InsertRoomAlias(t *testing.T) {
 			}
 		})
 		t.Run("ErrExistsConcurrent", func(t *testing.T) {
-			errs := concurrently(8, func(i int) error {
-				return db.WithTx(context.Background(), func(ctx context.Context, tx *storage.Tx) error {
-					return tx.InsertRoomAlias(ctx, "#race:example.org", "", fmt.Sprintf("@u%d:example.org", i))
-				})
+			errs := concurrentTxs(t, db, 8, func(ctx context.Context, tx *storage.Tx, i int) error {
+				return tx.InsertRoomAlias(ctx, "#race:example.org", "", fmt.Sprintf("@u%d:example.org", i))
 			})
-			won := 0
-			for _, err := range errs {
-				switch {
-				case err == nil:
-					won++
-				case !errors.Is(err, storage.ErrExists):
-					t.Errorf("got %v, want nil or ErrExists", err)
-				}
-			}
-			if won != 1 {
+			if won := countNil(t, errs, storage.ErrExists); won != 1 {
 				t.Errorf("reservations that succeeded: got %d, want 1", won)
 			}
 		})

@@ -96,20 +96,11 @@ func scanEvent(row interface{ Scan(...any) error }) (Event, error) {
 }
 
 func queryEvents(ctx context.Context, q querier, query string, args ...any) ([]Event, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
+	out, err := queryAll(ctx, q, scanEvent, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query events: %w", err)
 	}
-	defer rows.Close()
-	var out []Event
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // EventByID returns an event by id, or ErrNotFound.

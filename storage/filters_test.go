@@ -37,12 +37,10 @@ func TestTx_InsertFilter(t *testing.T) {
 		t.Run("OKConcurrent", func(t *testing.T) {
 			const n = 8
 			ids := make([]string, n)
-			errs := concurrently(n, func(i int) error {
-				return db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
-					var err error
-					ids[i], err = tx.InsertFilter(ctx, "carol", json.RawMessage(`{}`))
-					return err
-				})
+			errs := concurrentTxs(t, db, n, func(ctx context.Context, tx *storage.Tx, i int) error {
+				var err error
+				ids[i], err = tx.InsertFilter(ctx, "carol", json.RawMessage(`{}`))
+				return err
 			})
 			seen := map[string]bool{}
 			for i, err := range errs {

@@ -16,6 +16,39 @@ func inTx(t *testing.T, db *storage.DB, fn func(ctx context.Context, tx *storage
 	return db.WithTx(t.Context(), fn)
 }
 
+// txOp returns a function that calls op, a Tx method taking one string
+// such as (*storage.Tx).DeleteAccessToken, in a write transaction of its
+// own and returns its error.
+func txOp(db *storage.DB, op func(*storage.Tx, context.Context, string) error) func(t *testing.T, arg string) error {
+	return func(t *testing.T, arg string) error {
+		t.Helper()
+		return inTx(t, db, func(ctx context.Context, tx *storage.Tx) error {
+			return op(tx, ctx, arg)
+		})
+	}
+}
+
+// wantNotFound checks that each key is ErrNotFound both to get, on the read
+// pool, and to txGet (a method expression such as (*storage.Tx).Account)
+// inside a transaction.
+func wantNotFound[T any](t *testing.T, db *storage.DB, keys []string,
+	get func(context.Context, string) (T, error), txGet func(*storage.Tx, context.Context, string) (T, error)) {
+	t.Helper()
+	for _, key := range keys {
+		if _, err := get(t.Context(), key); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("%q: got %v, want ErrNotFound", key, err)
+		}
+	}
+	mustTx(t, db, func(ctx context.Context, tx *storage.Tx) error {
+		for _, key := range keys {
+			if _, err := txGet(tx, ctx, key); !errors.Is(err, storage.ErrNotFound) {
+				t.Errorf("%q in a transaction: got %v, want ErrNotFound", key, err)
+			}
+		}
+		return nil
+	})
+}
+
 // mustTx runs fn in one write transaction and fails the test on error.
 func mustTx(t *testing.T, db *storage.DB, fn func(ctx context.Context, tx *storage.Tx) error) {
 	t.Helper()
@@ -159,9 +192,10 @@ func mustFilter(t *testing.T, db *storage.DB, localpart, filter string) string {
 	return id
 }
 
-// concurrently runs fn n times at once, each in its own goroutine released
-// together, and returns the errors in goroutine order.
-func concurrently(n int, fn func(i int) error) []error {
+// concurrentTxs runs fn n times at once, each in its own write transaction
+// and goroutine, released together, and returns the errors in goroutine
+// order.
+func concurrentTxs(t *testing.T, db *storage.DB, n int, fn func(ctx context.Context, tx *storage.Tx, i int) error) []error {
 	errs := make([]error, n)
 	start := make(chan struct{})
 	var wg sync.WaitGroup
@@ -170,12 +204,30 @@ func concurrently(n int, fn func(i int) error) []error {
 		go func() {
 			defer wg.Done()
 			<-start
-			errs[i] = fn(i)
+			errs[i] = db.WithTx(t.Context(), func(ctx context.Context, tx *storage.Tx) error {
+				return fn(ctx, tx, i)
+			})
 		}()
 	}
 	close(start)
 	wg.Wait()
 	return errs
+}
+
+// countNil returns how many of errs are nil, and fails the test for any
+// that is neither nil nor lost (errors.Is).
+func countNil(t *testing.T, errs []error, lost error) int {
+	t.Helper()
+	n := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			n++
+		case !errors.Is(err, lost):
+			t.Errorf("goroutine %d: got %v, want nil or %v", i, err, lost)
+		}
+	}
+	return n
 }
 
 // ptr returns a pointer to v.

@@ -57,20 +57,8 @@ func (tx *Tx) RegistrationToken(ctx context.Context, token string) (Registration
 // RegistrationTokens lists every token, ordered byte-wise (SQL ORDER BY
 // would follow the PostgreSQL database's collation).
 func (db *DB) RegistrationTokens(ctx context.Context) ([]RegistrationToken, error) {
-	rows, err := db.read.QueryContext(ctx, selectRegistrationToken)
+	out, err := queryAll(ctx, db.read, scanRegistrationToken, selectRegistrationToken)
 	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []RegistrationToken
-	for rows.Next() {
-		t, err := scanRegistrationToken(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list registration tokens: %w", err)
 	}
 	slices.SortFunc(out, func(a, b RegistrationToken) int { return strings.Compare(a.Token, b.Token) })

@@ -116,17 +116,7 @@ func TestDB_RegistrationToken(t *testing.T) {
 			})
 		})
 		t.Run("ErrNotFound", func(t *testing.T) {
-			for _, token := range []string{"unknown", "TOK", ""} {
-				if _, err := db.RegistrationToken(t.Context(), token); !errors.Is(err, storage.ErrNotFound) {
-					t.Errorf("RegistrationToken(%q): got %v, want ErrNotFound", token, err)
-				}
-			}
-			mustTx(t, db, func(ctx context.Context, tx *storage.Tx) error {
-				if _, err := tx.RegistrationToken(ctx, "unknown"); !errors.Is(err, storage.ErrNotFound) {
-					t.Errorf("Tx.RegistrationToken(unknown): got %v, want ErrNotFound", err)
-				}
-				return nil
-			})
+			wantNotFound(t, db, []string{"unknown", "TOK", ""}, db.RegistrationToken, (*storage.Tx).RegistrationToken)
 		})
 	})
 }
@@ -160,22 +150,6 @@ func TestDB_RegistrationTokens(t *testing.T) {
 	})
 }
 
-// reserve calls ReserveRegistrationToken in a transaction of its own.
-func reserve(t *testing.T, db *storage.DB, token string) error {
-	t.Helper()
-	return inTx(t, db, func(ctx context.Context, tx *storage.Tx) error {
-		return tx.ReserveRegistrationToken(ctx, token)
-	})
-}
-
-// complete calls CompleteRegistrationToken in a transaction of its own.
-func complete(t *testing.T, db *storage.DB, token string) error {
-	t.Helper()
-	return inTx(t, db, func(ctx context.Context, tx *storage.Tx) error {
-		return tx.CompleteRegistrationToken(ctx, token)
-	})
-}
-
 // wantCounts checks a token's pending and completed counts.
 func wantCounts(t *testing.T, db *storage.DB, token string, pending, completed int64) {
 	t.Helper()
@@ -195,21 +169,22 @@ func TestTx_ReserveRegistrationToken(t *testing.T) {
 		mustRegistrationToken(t, db, storage.RegistrationToken{
 			Token: "expiring", ExpiresAt: ptr(storagetest.Epoch.Add(time.Hour)),
 		})
+		reserve := txOp(db, (*storage.Tx).ReserveRegistrationToken)
 		t.Run("OK", func(t *testing.T) {
 			for i := range 2 {
-				if err := reserve(t, db, "two"); err != nil {
+				if err := reserve(t, "two"); err != nil {
 					t.Fatalf("reservation %d: got %v, want nil", i+1, err)
 				}
 			}
 			wantCounts(t, db, "two", 2, 0)
 			for range 5 {
-				if err := reserve(t, db, "unlimited"); err != nil {
+				if err := reserve(t, "unlimited"); err != nil {
 					t.Fatalf("unlimited: got %v, want nil", err)
 				}
 			}
 			wantCounts(t, db, "unlimited", 5, 0)
 			clock.Advance(time.Hour - time.Millisecond)
-			if err := reserve(t, db, "expiring"); err != nil {
+			if err := reserve(t, "expiring"); err != nil {
 				t.Fatalf("expiring, a millisecond before expiry: got %v, want nil", err)
 			}
 		})
@@ -221,7 +196,7 @@ func TestTx_ReserveRegistrationToken(t *testing.T) {
 				{"Unknown", "unknown"},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
-					if err := reserve(t, db, tc.token); !errors.Is(err, storage.ErrNotFound) {
+					if err := reserve(t, tc.token); !errors.Is(err, storage.ErrNotFound) {
 						t.Fatalf("got %v, want ErrNotFound", err)
 					}
 				})
@@ -232,21 +207,10 @@ func TestTx_ReserveRegistrationToken(t *testing.T) {
 		t.Run("ConcurrentNeverOverdraws", func(t *testing.T) {
 			mustRegistrationToken(t, db, storage.RegistrationToken{Token: "three", UsesAllowed: ptr[int64](3)})
 			const n = 8
-			errs := concurrently(n, func(int) error {
-				return db.WithTx(t.Context(), func(ctx context.Context, tx *storage.Tx) error {
-					return tx.ReserveRegistrationToken(ctx, "three")
-				})
+			errs := concurrentTxs(t, db, n, func(ctx context.Context, tx *storage.Tx, _ int) error {
+				return tx.ReserveRegistrationToken(ctx, "three")
 			})
-			var ok int
-			for i, err := range errs {
-				switch {
-				case err == nil:
-					ok++
-				case !errors.Is(err, storage.ErrNotFound):
-					t.Errorf("goroutine %d: got %v, want nil or ErrNotFound", i, err)
-				}
-			}
-			if ok != 3 {
+			if ok := countNil(t, errs, storage.ErrNotFound); ok != 3 {
 				t.Errorf("reservations: got %d, want 3", ok)
 			}
 			wantCounts(t, db, "three", 3, 0)
@@ -258,10 +222,12 @@ func TestTx_CompleteRegistrationToken(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		mustRegistrationToken(t, db, storage.RegistrationToken{Token: "two", UsesAllowed: ptr[int64](2)})
 		mustRegistrationToken(t, db, storage.RegistrationToken{Token: "other"})
+		reserve := txOp(db, (*storage.Tx).ReserveRegistrationToken)
+		complete := txOp(db, (*storage.Tx).CompleteRegistrationToken)
 		t.Run("OK", func(t *testing.T) {
 			for _, step := range []struct {
 				name                  string
-				do                    func(t *testing.T, db *storage.DB, token string) error
+				do                    func(t *testing.T, token string) error
 				wantPending, wantDone int64
 				wantValid             bool
 			}{
@@ -270,7 +236,7 @@ func TestTx_CompleteRegistrationToken(t *testing.T) {
 				{"ReserveLast", reserve, 1, 1, false},
 				{"CompleteLast", complete, 0, 2, false},
 			} {
-				if err := step.do(t, db, "two"); err != nil {
+				if err := step.do(t, "two"); err != nil {
 					t.Fatalf("%s: got %v, want nil", step.name, err)
 				}
 				got, err := db.RegistrationToken(t.Context(), "two")
@@ -294,7 +260,7 @@ func TestTx_CompleteRegistrationToken(t *testing.T) {
 				{"Unknown", "unknown"},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
-					if err := complete(t, db, tc.token); !errors.Is(err, storage.ErrNotFound) {
+					if err := complete(t, tc.token); !errors.Is(err, storage.ErrNotFound) {
 						t.Fatalf("got %v, want ErrNotFound", err)
 					}
 				})
@@ -309,12 +275,7 @@ func TestTx_DeleteRegistrationToken(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		mustRegistrationToken(t, db, storage.RegistrationToken{Token: "tok"})
 		mustRegistrationToken(t, db, storage.RegistrationToken{Token: "kept"})
-		del := func(t *testing.T, token string) error {
-			t.Helper()
-			return inTx(t, db, func(ctx context.Context, tx *storage.Tx) error {
-				return tx.DeleteRegistrationToken(ctx, token)
-			})
-		}
+		del := txOp(db, (*storage.Tx).DeleteRegistrationToken)
 		t.Run("OK", func(t *testing.T) {
 			if err := del(t, "tok"); err != nil {
 				t.Fatalf("got %v, want nil", err)

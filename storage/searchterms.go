@@ -181,14 +181,7 @@ func (q SearchTerms) matchesWord(w string) bool {
 func (q SearchTerms) ftsQuery() string {
 	var pos, neg []string
 	for _, c := range q.clauses {
-		alts := make([]string, len(c.atoms))
-		for i, a := range c.atoms {
-			alts[i] = a.fts()
-		}
-		s := strings.Join(alts, " OR ")
-		if len(alts) > 1 {
-			s = "(" + s + ")"
-		}
+		s := c.render(termAtom.fts, " OR ")
 		if c.negated {
 			neg = append(neg, "NOT "+s)
 		} else {
@@ -196,6 +189,20 @@ func (q SearchTerms) ftsQuery() string {
 		}
 	}
 	return strings.Join(append(pos, neg...), " ")
+}
+
+// render renders the clause's alternatives with atom, joined by or and in
+// parentheses if there are several; negation is left to the caller.
+func (c termClause) render(atom func(termAtom) string, or string) string {
+	alts := make([]string, len(c.atoms))
+	for i, a := range c.atoms {
+		alts[i] = atom(a)
+	}
+	s := strings.Join(alts, or)
+	if len(alts) > 1 {
+		s = "(" + s + ")"
+	}
+	return s
 }
 
 func (a termAtom) fts() string {
@@ -213,14 +220,7 @@ func (a termAtom) fts() string {
 func (q SearchTerms) tsQuery() string {
 	parts := make([]string, 0, len(q.clauses))
 	for _, c := range q.clauses {
-		alts := make([]string, len(c.atoms))
-		for i, a := range c.atoms {
-			alts[i] = a.ts()
-		}
-		s := strings.Join(alts, " | ")
-		if len(alts) > 1 {
-			s = "(" + s + ")"
-		}
+		s := c.render(termAtom.ts, " | ")
 		if c.negated {
 			s = "!" + s
 		}

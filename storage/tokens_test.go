@@ -139,12 +139,7 @@ func TestTx_DeleteAccessToken(t *testing.T) {
 		mustLogin(t, db, "alice", "DEV", "access-1", "refresh-1")
 		mustLogin(t, db, "alice", "DEV", "access-2", "refresh-2")
 		mustAccessToken(t, db, "alice", "DEV", "plain", "")
-		del := func(t *testing.T, hash string) error {
-			t.Helper()
-			return inTx(t, db, func(ctx context.Context, tx *storage.Tx) error {
-				return tx.DeleteAccessToken(ctx, hash)
-			})
-		}
+		del := txOp(db, (*storage.Tx).DeleteAccessToken)
 		t.Run("OK", func(t *testing.T) {
 			if err := del(t, "access-1"); err != nil {
 				t.Fatalf("got %v, want nil", err)

@@ -154,12 +154,7 @@ func TestTx_UpdateUIASession(t *testing.T) {
 
 func TestTx_ConsumeUIASession(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
-		consume := func(t *testing.T, id string) error {
-			t.Helper()
-			return inTx(t, db, func(ctx context.Context, tx *storage.Tx) error {
-				return tx.ConsumeUIASession(ctx, id)
-			})
-		}
+		consume := txOp(db, (*storage.Tx).ConsumeUIASession)
 		t.Run("OK", func(t *testing.T) {
 			mustUIASession(t, db, "sess", "POST /register")
 			if err := consume(t, "sess"); err != nil {
@@ -183,21 +178,10 @@ func TestTx_ConsumeUIASession(t *testing.T) {
 		t.Run("ConcurrentOnlyOne", func(t *testing.T) {
 			mustUIASession(t, db, "race", "POST /register")
 			const n = 8
-			errs := concurrently(n, func(int) error {
-				return db.WithTx(t.Context(), func(ctx context.Context, tx *storage.Tx) error {
-					return tx.ConsumeUIASession(ctx, "race")
-				})
+			errs := concurrentTxs(t, db, n, func(ctx context.Context, tx *storage.Tx, _ int) error {
+				return tx.ConsumeUIASession(ctx, "race")
 			})
-			var ok int
-			for i, err := range errs {
-				switch {
-				case err == nil:
-					ok++
-				case !errors.Is(err, storage.ErrNotFound):
-					t.Errorf("goroutine %d: got %v, want nil or ErrNotFound", i, err)
-				}
-			}
-			if ok != 1 {
+			if ok := countNil(t, errs, storage.ErrNotFound); ok != 1 {
 				t.Errorf("successful consumes: got %d, want 1", ok)
 			}
 		})

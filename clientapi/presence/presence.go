@@ -68,27 +68,17 @@ func (t *Tracker) Set(ctx context.Context, userID, state string, statusMsg *stri
 		statusMsg = nil
 	}
 	now := t.db.Now().UnixMilli()
-	changed := false
-	err := t.db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
+	return t.write(ctx, userID, state, now, func(ctx context.Context, tx *storage.Tx) (bool, error) {
 		old, err := tx.Presence(ctx, userID)
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
-			return err
+			return false, err
 		}
 		if err == nil && old.Presence == state && sameMsg(old.StatusMsg, statusMsg) {
-			return tx.TouchPresence(ctx, userID, now)
+			return false, tx.TouchPresence(ctx, userID, now)
 		}
-		changed = true
 		_, err = tx.PutPresence(ctx, storage.Presence{UserID: userID, Presence: state, StatusMsg: statusMsg, LastActiveTS: now})
-		return err
+		return true, err
 	})
-	if err != nil {
-		return err
-	}
-	t.remember(userID, touch{state: state, at: now})
-	if changed {
-		t.notifier.WakeShared(userID)
-	}
-	return nil
 }
 
 func sameMsg(a, b *string) bool {
@@ -118,11 +108,24 @@ func (t *Tracker) Synced(ctx context.Context, userID, state string) error {
 		return nil
 	}
 	changed := err != nil || old.Presence != state
-	err = t.db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
+	return t.write(ctx, userID, state, now, func(ctx context.Context, tx *storage.Tx) (bool, error) {
 		if !changed {
-			return tx.TouchPresence(ctx, userID, now)
+			return false, tx.TouchPresence(ctx, userID, now)
 		}
 		_, err := tx.PutPresence(ctx, storage.Presence{UserID: userID, Presence: state, StatusMsg: old.StatusMsg, LastActiveTS: now})
+		return true, err
+	})
+}
+
+// write runs store, which writes the user's presence and reports whether
+// it changed (rather than only its last active time), in a transaction.
+// After the commit it remembers the user as state, active at now, and on a
+// change wakes the syncs that see the user.
+func (t *Tracker) write(ctx context.Context, userID, state string, now int64, store func(context.Context, *storage.Tx) (bool, error)) error {
+	changed := false
+	err := t.db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
+		var err error
+		changed, err = store(ctx, tx)
 		return err
 	})
 	if err != nil {

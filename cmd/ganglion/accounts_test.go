@@ -34,6 +34,17 @@ func mustRegister(t testing.TB, baseURL, user, password string) *mautrix.Client 
 	return cli
 }
 
+// mustRegisterAll registers an account per name, each with the password
+// "NAME password", and returns their clients in the order of names.
+func mustRegisterAll(t testing.TB, baseURL string, names ...string) []*mautrix.Client {
+	t.Helper()
+	clients := make([]*mautrix.Client, len(names))
+	for i, name := range names {
+		clients[i] = mustRegister(t, baseURL, name, name+" password")
+	}
+	return clients
+}
+
 func mustLogin(t *testing.T, baseURL, user, password, deviceName string) *mautrix.Client {
 	t.Helper()
 	cli := mustClient(t, baseURL)
@@ -181,7 +192,24 @@ func TestRestart(t *testing.T) {
 // mustPublicRoom creates a public room of owner that the others join.
 func mustPublicRoom(t *testing.T, owner *mautrix.Client, others ...*mautrix.Client) id.RoomID {
 	t.Helper()
-	room, err := owner.CreateRoom(context.Background(), &mautrix.ReqCreateRoom{Preset: "public_chat"})
+	return mustJoinedRoom(t, owner, &mautrix.ReqCreateRoom{Preset: "public_chat"}, others)
+}
+
+// mustPrivateRoom creates a private room of owner that invites the others,
+// who join.
+func mustPrivateRoom(t *testing.T, owner *mautrix.Client, others ...*mautrix.Client) id.RoomID {
+	t.Helper()
+	invite := make([]id.UserID, len(others))
+	for i, cli := range others {
+		invite[i] = cli.UserID
+	}
+	return mustJoinedRoom(t, owner, &mautrix.ReqCreateRoom{Preset: "private_chat", Invite: invite}, others)
+}
+
+// mustJoinedRoom creates a room of owner with req that the others join.
+func mustJoinedRoom(t *testing.T, owner *mautrix.Client, req *mautrix.ReqCreateRoom, others []*mautrix.Client) id.RoomID {
+	t.Helper()
+	room, err := owner.CreateRoom(context.Background(), req)
 	if err != nil {
 		t.Fatalf("create room: %v", err)
 	}

@@ -160,26 +160,12 @@ func TestBench_Scenarios(t *testing.T) {
 		for i, c := range cases {
 			t.Run(fmt.Sprintf("OK/%s/%d", c.opts.Scenario, i), func(t *testing.T) {
 				o := c.opts
-				o.URL, o.PID, o.Timeout = srv.URL, os.Getpid(), 30*time.Second
 				if i%2 == 0 {
 					o.SharedSecret = string(cfg.Registration.SharedSecret)
 				}
-				// A run that does not stop by itself fails here, not at the
-				// test binary's timeout.
-				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				defer cancel()
-				rep, err := runBench(ctx, o, io.Discard)
-				if err != nil {
-					t.Fatalf("run: %v", err)
-				}
-				if len(rep.Errors) > 0 {
-					t.Errorf("got errors %q, want none", rep.Errors)
-				}
+				rep := mustRunBench(t, srv.URL, o, len(c.want))
 				if rep.Server == nil || rep.Server.RSSKiB <= 0 || rep.Server.PeakRSSKiB < rep.Server.RSSKiB {
 					t.Errorf("got server memory %+v, want rss and a peak at least as large", rep.Server)
-				}
-				if len(rep.Results) != len(c.want) {
-					t.Fatalf("got %d results, want %d: %+v", len(rep.Results), len(c.want), rep.Results)
 				}
 				for j, w := range c.want {
 					r := rep.Results[j]
@@ -195,9 +181,6 @@ func TestBench_Scenarios(t *testing.T) {
 							j, r.ServerCPU, r.P50, r.P99, r.Max)
 					}
 				}
-				if err := errors.Join(rep.writeTable(io.Discard), rep.writeJSON(io.Discard)); err != nil {
-					t.Error(err)
-				}
 			})
 		}
 	})
@@ -207,6 +190,32 @@ func TestBench_Scenarios(t *testing.T) {
 			t.Errorf("got %v, want an error about -scenario", err)
 		}
 	})
+}
+
+// mustRunBench runs "ganglion bench" with o against the in-process server
+// at url and returns its report, having checked that the run and the
+// report's table and JSON succeed, that it reports no errors and that it
+// has wantResults results. A run that does not stop by itself fails after
+// a minute, not at the test binary's timeout.
+func mustRunBench(t *testing.T, url string, o benchOptions, wantResults int) *benchReport {
+	t.Helper()
+	o.URL, o.PID, o.Timeout = url, os.Getpid(), 30*time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rep, err := runBench(ctx, o, io.Discard)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if len(rep.Errors) > 0 {
+		t.Errorf("got errors %q, want none", rep.Errors)
+	}
+	if err := errors.Join(rep.writeTable(io.Discard), rep.writeJSON(io.Discard)); err != nil {
+		t.Error(err)
+	}
+	if len(rep.Results) != wantResults {
+		t.Fatalf("got %d results, want %d: %+v", len(rep.Results), wantResults, rep.Results)
+	}
+	return rep
 }
 
 // TestBench_SyncScenarios runs the sync scenarios of "ganglion bench" with
@@ -232,19 +241,7 @@ func TestBench_SyncScenarios(t *testing.T) {
 		for _, c := range cases {
 			t.Run("OK/"+c.opts.Scenario, func(t *testing.T) {
 				o := c.opts
-				o.URL, o.PID, o.Timeout = srv.URL, os.Getpid(), 30*time.Second
-				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				defer cancel()
-				rep, err := runBench(ctx, o, io.Discard)
-				if err != nil {
-					t.Fatalf("run: %v", err)
-				}
-				if len(rep.Errors) > 0 {
-					t.Errorf("got errors %q, want none", rep.Errors)
-				}
-				if len(rep.Results) != len(c.want) {
-					t.Fatalf("got %d results, want %d: %+v", len(rep.Results), len(c.want), rep.Results)
-				}
+				rep := mustRunBench(t, srv.URL, o, len(c.want))
 				for j, w := range c.want {
 					r := rep.Results[j]
 					if r.Name != w.name || r.Count != w.count || r.Errors != 0 {
@@ -254,9 +251,6 @@ func TestBench_SyncScenarios(t *testing.T) {
 					if w.count > 0 && (r.P50 <= 0 || r.P50 > r.P99 || r.P99 > r.Max) {
 						t.Errorf("result %d: got latencies %v/%v/%v, want ordered latencies", j, r.P50, r.P99, r.Max)
 					}
-				}
-				if err := errors.Join(rep.writeTable(io.Discard), rep.writeJSON(io.Discard)); err != nil {
-					t.Error(err)
 				}
 			})
 		}

@@ -119,8 +119,8 @@ func TestDehydratedDevice(t *testing.T) {
 	eachDialect(t, func(t *testing.T, cfg *config.Config) {
 		srv, _ := startServer(t, cfg)
 		ctx := context.Background()
-		alice := mustRegister(t, srv.URL, "alice", "alice password")
-		bob := mustRegister(t, srv.URL, "bob", "bob password")
+		users := mustRegisterAll(t, srv.URL, "alice", "bob")
+		alice, bob := users[0], users[1]
 
 		versions, err := alice.Versions(ctx)
 		if err != nil || !versions.UnstableFeatures["org.matrix.msc3814"] {

@@ -20,15 +20,9 @@ func TestDeviceLists_WakeRoommates(t *testing.T) {
 		cfg.Presence.Enabled = false // its wake-ups would hide a missing one
 		srv, _ := startServer(t, cfg)
 		ctx := context.Background()
-		alice := mustRegister(t, srv.URL, "alice", "alice password")
-		bob := mustRegister(t, srv.URL, "bob", "bob password")
-		room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", Invite: []id.UserID{bob.UserID}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := bob.JoinRoomByID(ctx, room.RoomID); err != nil {
-			t.Fatal(err)
-		}
+		users := mustRegisterAll(t, srv.URL, "alice", "bob")
+		alice, bob := users[0], users[1]
+		mustPrivateRoom(t, alice, bob)
 		since := mustSync(t, alice, "", 0, "").NextBatch
 
 		// woken runs change while alice long-polls and checks that her

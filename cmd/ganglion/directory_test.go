@@ -21,8 +21,8 @@ func TestDirectory(t *testing.T) {
 	eachDialect(t, func(t *testing.T, cfg *config.Config) {
 		srv, _ := startServer(t, cfg)
 		ctx := context.Background()
-		alice := mustRegister(t, srv.URL, "alice", "alice password")
-		bob := mustRegister(t, srv.URL, "bob", "bob password")
+		users := mustRegisterAll(t, srv.URL, "alice", "bob")
+		alice, bob := users[0], users[1]
 
 		created, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{
 			Visibility: "public", RoomAliasName: "site-7", Name: "Site 7", Topic: "Roofing",

@@ -71,15 +71,9 @@ func TestKeys(t *testing.T) {
 	eachDialect(t, func(t *testing.T, cfg *config.Config) {
 		srv, _ := startServer(t, cfg)
 		ctx := context.Background()
-		alice := mustRegister(t, srv.URL, "alice", "alice password")
-		bob := mustRegister(t, srv.URL, "bob", "bob password")
-		room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", Invite: []id.UserID{bob.UserID}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := bob.JoinRoomByID(ctx, room.RoomID); err != nil {
-			t.Fatal(err)
-		}
+		users := mustRegisterAll(t, srv.URL, "alice", "bob")
+		alice, bob := users[0], users[1]
+		mustPrivateRoom(t, alice, bob)
 		aliceSince := mustSync(t, alice, "", 0, "").NextBatch
 
 		bobDev := newDeviceIdentity(t, bob)
@@ -91,7 +85,7 @@ func TestKeys(t *testing.T) {
 			otks["signed_curve25519:"+k] = bobDev.sign(t, map[string]any{"key": base64.RawStdEncoding.EncodeToString([]byte(k + "0000000000000000000000000"))})
 		}
 		fallback := bobDev.sign(t, map[string]any{"key": "fallbackkey", "fallback": true})
-		err = postJSON(t, bob, []any{"v3", "keys", "upload"}, map[string]any{
+		err := postJSON(t, bob, []any{"v3", "keys", "upload"}, map[string]any{
 			"device_keys": bobDev.deviceKeys(t), "one_time_keys": otks,
 			"fallback_keys": map[string]any{"signed_curve25519:AAAAZZ": fallback},
 		}, &counts)

@@ -50,27 +50,14 @@ func TestSync_LazyMembers(t *testing.T) {
 	eachDialect(t, func(t *testing.T, cfg *config.Config) {
 		srv, _ := startServer(t, cfg)
 		ctx := context.Background()
-		alice := mustRegister(t, srv.URL, "alice", "alice password")
-		bob := mustRegister(t, srv.URL, "bob", "bob password")
-		carol := mustRegister(t, srv.URL, "carol", "carol password")
-		dave := mustRegister(t, srv.URL, "dave", "dave password")
-		room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		users := mustRegisterAll(t, srv.URL, "alice", "bob", "carol", "dave")
+		alice, bob, carol, dave := users[0], users[1], users[2], users[3]
 		// Four more members join between carol and dave, so that the
 		// room's heroes (the first five other members, whose member events
 		// lazy loading sends with the summary) leave dave out.
-		joiners := []*mautrix.Client{bob, carol}
-		for _, name := range []string{"erin", "frank", "grace", "heidi"} {
-			joiners = append(joiners, mustRegister(t, srv.URL, name, name+" password"))
-		}
-		for _, cli := range append(joiners, dave) {
-			if _, err := cli.JoinRoomByID(ctx, room.RoomID); err != nil {
-				t.Fatal(err)
-			}
-		}
-		mustText(t, carol, room.RoomID, "c1")
+		joiners := append([]*mautrix.Client{bob, carol}, mustRegisterAll(t, srv.URL, "erin", "frank", "grace", "heidi")...)
+		room := mustPublicRoom(t, alice, append(joiners, dave)...)
+		mustText(t, carol, room, "c1")
 
 		for _, redundant := range []bool{false, true} {
 			t.Run(fmt.Sprintf("include_redundant_members=%v", redundant), func(t *testing.T) {
@@ -85,36 +72,36 @@ func TestSync_LazyMembers(t *testing.T) {
 				}
 				check := func(step string, resp *mautrix.RespSync, want []string) {
 					t.Helper()
-					if got := stateMembers(t, resp, room.RoomID); !slices.Equal(got, want) {
+					if got := stateMembers(t, resp, room); !slices.Equal(got, want) {
 						t.Errorf("%s: got members %v in state, want %v", step, got, want)
 					}
 				}
 				first := mustSync(t, bob, "", 0, filter)
 				check("initial sync", first, []string{"alice", "bob", "carol", "erin", "frank", "grace"})
 
-				mustText(t, carol, room.RoomID, "from carol")
+				mustText(t, carol, room, "from carol")
 				repeat := mustSync(t, bob, first.NextBatch, 0, filter)
 				check("same sender again", repeat, again("carol"))
 
-				mustText(t, dave, room.RoomID, "from dave")
+				mustText(t, dave, room, "from dave")
 				newSender := mustSync(t, bob, repeat.NextBatch, 0, filter)
 				check("new sender", newSender, []string{"dave"})
 				retried := mustSync(t, bob, repeat.NextBatch, 0, filter)
 				check("retry of a lost response", retried, []string{"dave"})
 
-				mustText(t, dave, room.RoomID, "dave again")
+				mustText(t, dave, room, "dave again")
 				daveAgain := mustSync(t, bob, retried.NextBatch, 0, filter)
 				check("sender sent before", daveAgain, again("dave"))
 
 				// Dave changes his name in a gap the limited timeline skips:
 				// bob was sent dave's member event, so he gets the new one.
-				if _, err := dave.SendStateEvent(ctx, room.RoomID, event.StateMember, dave.UserID.String(),
+				if _, err := dave.SendStateEvent(ctx, room, event.StateMember, dave.UserID.String(),
 					map[string]string{"membership": "join", "displayname": "Dave " + fmt.Sprint(redundant)}); err != nil {
 					t.Fatal(err)
 				}
-				mustText(t, carol, room.RoomID, "after the gap")
+				mustText(t, carol, room, "after the gap")
 				gap := mustSync(t, bob, daveAgain.NextBatch, 0, filter)
-				if jr := gap.Rooms.Join[room.RoomID]; jr == nil || !jr.Timeline.Limited {
+				if jr := gap.Rooms.Join[room]; jr == nil || !jr.Timeline.Limited {
 					t.Fatal("sync over the name change: want a limited timeline")
 				}
 				check("changed member outside the timeline", gap, append(again("carol"), "dave"))

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -30,26 +29,22 @@ DELETE /_synapse/admin/v1/media/SERVER/ID with an administrator's token.
 // mediaCommand is "ganglion media ...": media administration for IT staff,
 // on the configured database and media directory.
 func mediaCommand(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		fmt.Fprint(os.Stderr, mediaUsage)
-		return flag.ErrHelp
-	}
-	action := args[0]
-	fs := flag.NewFlagSet("media "+action, flag.ContinueOnError)
-	path := configFlag(fs)
-	uris, err := parseArgs(fs, args[1:])
+	c, err := newAdminCommand("media", mediaUsage, args)
 	if err != nil {
 		return err
 	}
-	if action != "delete" {
-		fmt.Fprint(os.Stderr, mediaUsage)
-		return fmt.Errorf("unknown media action %q", action)
+	uris, err := c.parse()
+	if err != nil {
+		return err
 	}
-	if len(uris) != 1 {
-		fmt.Fprint(os.Stderr, mediaUsage)
-		return errors.New("want exactly one mxc:// URI")
+	if c.action != "delete" {
+		return c.unknownAction()
 	}
-	cfg, db, err := openConfigured(ctx, *path)
+	uri, err := c.exactlyOne(uris, "mxc:// URI")
+	if err != nil {
+		return err
+	}
+	cfg, db, err := c.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -60,7 +55,7 @@ func mediaCommand(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return deleteMedia(ctx, repo, uris[0], os.Stdout)
+	return deleteMedia(ctx, repo, uri, os.Stdout)
 }
 
 // deleteMedia deletes the media an mxc:// URI names and reports it on out.

@@ -139,8 +139,8 @@ func TestMedia(t *testing.T) {
 		cfg.Media.MaxUploadBytes = 1 << 20
 		srv, _ := startServer(t, cfg)
 		ctx := context.Background()
-		alice := mustRegister(t, srv.URL, "alice", "alice password")
-		bob := mustRegister(t, srv.URL, "bob", "bob password")
+		users := mustRegisterAll(t, srv.URL, "alice", "bob")
+		alice, bob := users[0], users[1]
 		v1 := srv.URL + "/_matrix/client/v1/media"
 
 		t.Run("RoundTrip", func(t *testing.T) {

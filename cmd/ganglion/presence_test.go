@@ -32,30 +32,15 @@ func syncPresence(t *testing.T, cli *mautrix.Client, since string, timeout int, 
 	return resp
 }
 
-// sharedRoom has alice create a room that bob joins.
-func sharedRoom(t *testing.T, alice, bob *mautrix.Client) id.RoomID {
-	t.Helper()
-	ctx := context.Background()
-	room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bob.JoinRoomByID(ctx, room.RoomID); err != nil {
-		t.Fatal(err)
-	}
-	return room.RoomID
-}
-
 // TestPresence: presence set with PUT and by syncing reaches a room-mate's
 // sync (waking its long-poll) and GET; a stranger may not look.
 func TestPresence(t *testing.T) {
 	eachDialect(t, func(t *testing.T, cfg *config.Config) {
 		srv, _ := startServer(t, cfg)
 		ctx := context.Background()
-		alice := mustRegister(t, srv.URL, "alice", "alice password")
-		bob := mustRegister(t, srv.URL, "bob", "bob password")
-		carol := mustRegister(t, srv.URL, "carol", "carol password")
-		sharedRoom(t, alice, bob)
+		users := mustRegisterAll(t, srv.URL, "alice", "bob", "carol")
+		alice, bob, carol := users[0], users[1], users[2]
+		mustPublicRoom(t, alice, bob)
 		base := syncPresence(t, bob, "", 0, event.PresenceOffline)
 
 		if err := alice.SetPresence(ctx, mautrix.ReqPresence{Presence: event.PresenceUnavailable, StatusMsg: "in the workshop"}); err != nil {
@@ -106,9 +91,9 @@ func TestPresenceDisabled(t *testing.T) {
 		cfg.Presence.Enabled = false
 		srv, _ := startServer(t, cfg)
 		ctx := context.Background()
-		alice := mustRegister(t, srv.URL, "alice", "alice password")
-		bob := mustRegister(t, srv.URL, "bob", "bob password")
-		sharedRoom(t, alice, bob)
+		users := mustRegisterAll(t, srv.URL, "alice", "bob")
+		alice, bob := users[0], users[1]
+		mustPublicRoom(t, alice, bob)
 		if err := alice.SetPresence(ctx, mautrix.ReqPresence{Presence: event.PresenceOnline, StatusMsg: "here"}); err != nil {
 			t.Fatalf("set presence: %v", err)
 		}
@@ -128,9 +113,9 @@ func TestIgnoredUsers(t *testing.T) {
 	eachDialect(t, func(t *testing.T, cfg *config.Config) {
 		srv, _ := startServer(t, cfg)
 		ctx := context.Background()
-		alice := mustRegister(t, srv.URL, "alice", "alice password")
-		bob := mustRegister(t, srv.URL, "bob", "bob password")
-		room := sharedRoom(t, alice, bob)
+		users := mustRegisterAll(t, srv.URL, "alice", "bob")
+		alice, bob := users[0], users[1]
+		room := mustPublicRoom(t, alice, bob)
 		base := mustSync(t, alice, "", 0, "")
 		if err := alice.SetAccountData(ctx, "m.ignored_user_list", map[string]any{
 			"ignored_users": map[string]any{string(bob.UserID): map[string]any{}},

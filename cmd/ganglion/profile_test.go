@@ -45,10 +45,7 @@ func TestProfile_PutField(t *testing.T) {
 		srv, _ := startServer(t, cfg)
 		ctx := context.Background()
 		alice := mustRegister(t, srv.URL, "alice", "alice password")
-		room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		room := mustPublicRoom(t, alice)
 		tests := []struct {
 			name, field string
 			value       any
@@ -80,7 +77,7 @@ func TestProfile_PutField(t *testing.T) {
 				resp := mustSync(t, alice, since, 0, "")
 				since = resp.NextBatch
 				var got any
-				if jr := resp.Rooms.Join[room.RoomID]; jr != nil {
+				if jr := resp.Rooms.Join[room]; jr != nil {
 					for _, ev := range jr.Timeline.Events {
 						if ev.Type == event.StateMember && ev.GetStateKey() == alice.UserID.String() {
 							got = ev.Content.Raw[tt.field]

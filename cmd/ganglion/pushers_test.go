@@ -83,19 +83,12 @@ func pushersOf(t *testing.T, cli *mautrix.Client) []mautrix.Pusher {
 	return resp.Pushers
 }
 
+// mustDM creates a direct chat of alice with bob, who joins.
 func mustDM(t *testing.T, alice, bob *mautrix.Client) id.RoomID {
 	t.Helper()
-	ctx := context.Background()
-	resp, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{
+	return mustJoinedRoom(t, alice, &mautrix.ReqCreateRoom{
 		Preset: "trusted_private_chat", IsDirect: true, Invite: []id.UserID{bob.UserID},
-	})
-	if err != nil {
-		t.Fatalf("create DM: %v", err)
-	}
-	if _, err := bob.JoinRoomByID(ctx, resp.RoomID); err != nil {
-		t.Fatalf("join DM: %v", err)
-	}
-	return resp.RoomID
+	}, []*mautrix.Client{bob})
 }
 
 // TestPushers drives pushers end to end: bob's pusher gets alice's DM
@@ -105,8 +98,8 @@ func TestPushers(t *testing.T) {
 	eachDialect(t, func(t *testing.T, cfg *config.Config) {
 		srv, stop := startServer(t, cfg)
 		ctx := context.Background()
-		alice := mustRegister(t, srv.URL, "alice", "alice password")
-		bob := mustRegister(t, srv.URL, "bob", "bob password")
+		users := mustRegisterAll(t, srv.URL, "alice", "bob")
+		alice, bob := users[0], users[1]
 		gw := newPushGateway(t)
 		http := mautrix.PusherKindHTTP
 		err := bob.SetPusher(ctx, &mautrix.Pusher{

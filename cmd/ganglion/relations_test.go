@@ -33,8 +33,8 @@ func TestThreadsAndRelations(t *testing.T) {
 	eachDialect(t, func(t *testing.T, cfg *config.Config) {
 		srv, _ := startServer(t, cfg)
 		ctx := context.Background()
-		alice := mustRegister(t, srv.URL, "alice", "alice password")
-		bob := mustRegister(t, srv.URL, "bob", "bob password")
+		users := mustRegisterAll(t, srv.URL, "alice", "bob")
+		alice, bob := users[0], users[1]
 		room := mustPublicRoom(t, alice, bob)
 		root := mustSendJSON(t, alice, room, event.EventMessage, map[string]any{"msgtype": "m.text", "body": "delivery plan?"})
 		var replies []id.EventID

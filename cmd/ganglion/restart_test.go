@@ -98,9 +98,8 @@ func TestRestart_Rooms(t *testing.T) {
 	eachDialect(t, func(t *testing.T, cfg *config.Config) {
 		srv, stop := startServer(t, cfg)
 		ctx := context.Background()
-		alice := mustRegister(t, srv.URL, "alice", "alice password")
-		bob := mustRegister(t, srv.URL, "bob", "bob password")
-		carol := mustRegister(t, srv.URL, "carol", "carol password")
+		registered := mustRegisterAll(t, srv.URL, "alice", "bob", "carol")
+		alice, bob, carol := registered[0], registered[1], registered[2]
 		public := mustPublicRoom(t, alice, bob, carol)
 		private, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Name: "Board", Preset: "private_chat",
 			Invite: []id.UserID{bob.UserID, carol.UserID}})

@@ -49,20 +49,12 @@ func TestSearch(t *testing.T) {
 	eachDialect(t, func(t *testing.T, cfg *config.Config) {
 		srv, stop := startServer(t, cfg)
 		ctx := context.Background()
-		alice := mustRegister(t, srv.URL, "alice", "alice password")
-		bob := mustRegister(t, srv.URL, "bob", "bob password")
-		mustRegister(t, srv.URL, "carol", "carol password")
+		users := mustRegisterAll(t, srv.URL, "alice", "bob", "carol")
+		alice, bob := users[0], users[1]
 		if err := bob.SetDisplayName(ctx, "Bob Builder"); err != nil {
 			t.Fatal(err)
 		}
-		created, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", Invite: []id.UserID{bob.UserID}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		room := created.RoomID
-		if _, err := bob.JoinRoomByID(ctx, room); err != nil {
-			t.Fatal(err)
-		}
+		room := mustPrivateRoom(t, alice, bob)
 		var sent []id.EventID
 		for _, text := range []string{"tiles arrive monday", "crane booked", "more tiles needed"} {
 			resp, err := alice.SendText(ctx, room, text)

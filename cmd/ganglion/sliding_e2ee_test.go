@@ -20,8 +20,8 @@ import (
 func TestSlidingSync_E2EEFallback(t *testing.T) {
 	eachDialect(t, func(t *testing.T, cfg *config.Config) {
 		srv, _ := startServer(t, cfg)
-		alice := mustRegister(t, srv.URL, "alice", "alice password")
-		bob := mustRegister(t, srv.URL, "bob", "bob password")
+		users := mustRegisterAll(t, srv.URL, "alice", "bob")
+		alice, bob := users[0], users[1]
 		dev := newDeviceIdentity(t, bob)
 		otk := dev.sign(t, map[string]any{"key": base64.RawStdEncoding.EncodeToString([]byte("one-time"))})
 		fallback := dev.sign(t, map[string]any{"key": "fallback", "fallback": true})
@@ -83,8 +83,8 @@ func TestSlidingSync_E2EEFallback(t *testing.T) {
 func TestSlidingSync_ToDevice(t *testing.T) {
 	eachDialect(t, func(t *testing.T, cfg *config.Config) {
 		srv, _ := startServer(t, cfg)
-		alice := mustRegister(t, srv.URL, "alice", "alice password")
-		bob := mustRegister(t, srv.URL, "bob", "bob password")
+		users := mustRegisterAll(t, srv.URL, "alice", "bob")
+		alice, bob := users[0], users[1]
 		msg := &mautrix.ReqSendToDevice{Messages: map[id.UserID]map[id.DeviceID]*event.Content{
 			bob.UserID: {bob.DeviceID: {Raw: map[string]any{"n": "one"}}},
 		}}

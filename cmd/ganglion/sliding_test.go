@@ -57,8 +57,8 @@ func TestSlidingSync(t *testing.T) {
 	eachDialect(t, func(t *testing.T, cfg *config.Config) {
 		srv, _ := startServer(t, cfg)
 		ctx := context.Background()
-		alice := mustRegister(t, srv.URL, "alice", "alice password")
-		bob := mustRegister(t, srv.URL, "bob", "bob password")
+		users := mustRegisterAll(t, srv.URL, "alice", "bob")
+		alice, bob := users[0], users[1]
 		var rooms []id.RoomID
 		for i, name := range []string{"Quotes", "Invoices", "Site visits"} {
 			r, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Name: name, Preset: "private_chat"})

@@ -21,9 +21,8 @@ func TestSlidingSync_Extensions(t *testing.T) {
 	eachDialect(t, func(t *testing.T, cfg *config.Config) {
 		srv, _ := startServer(t, cfg)
 		ctx := context.Background()
-		alice := mustRegister(t, srv.URL, "alice", "alice password")
-		bob := mustRegister(t, srv.URL, "bob", "bob password")
-		carol := mustRegister(t, srv.URL, "carol", "carol password")
+		users := mustRegisterAll(t, srv.URL, "alice", "bob", "carol")
+		alice, bob, carol := users[0], users[1], users[2]
 
 		versions, err := alice.Versions(ctx)
 		if err != nil || !versions.UnstableFeatures["org.matrix.simplified_msc3575"] {
@@ -164,8 +163,8 @@ func TestSlidingSync_EphemeralScope(t *testing.T) {
 	eachDialect(t, func(t *testing.T, cfg *config.Config) {
 		srv, _ := startServer(t, cfg)
 		ctx := context.Background()
-		alice := mustRegister(t, srv.URL, "alice", "alice password")
-		bob := mustRegister(t, srv.URL, "bob", "bob password")
+		users := mustRegisterAll(t, srv.URL, "alice", "bob")
+		alice, bob := users[0], users[1]
 		rooms := map[string]id.RoomID{}
 		lastEvent := map[string]id.EventID{}
 		for _, name := range []string{"a", "b", "subscribed"} {

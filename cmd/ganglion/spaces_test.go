@@ -19,9 +19,8 @@ func TestSpacesKnockRestrictedUpgrade(t *testing.T) {
 	eachDialect(t, func(t *testing.T, cfg *config.Config) {
 		srv, _ := startServer(t, cfg)
 		ctx := context.Background()
-		alice := mustRegister(t, srv.URL, "alice", "alice password")
-		bob := mustRegister(t, srv.URL, "bob", "bob password")
-		carol := mustRegister(t, srv.URL, "carol", "carol password")
+		users := mustRegisterAll(t, srv.URL, "alice", "bob", "carol")
+		alice, bob, carol := users[0], users[1], users[2]
 
 		space, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Name: "Town hall", Preset: "public_chat",
 			CreationContent: map[string]any{"type": "m.space"}})

@@ -20,10 +20,8 @@ func TestSync_Summary(t *testing.T) {
 	eachDialect(t, func(t *testing.T, cfg *config.Config) {
 		srv, _ := startServer(t, cfg)
 		ctx := context.Background()
-		alice := mustRegister(t, srv.URL, "alice", "alice password")
-		bob := mustRegister(t, srv.URL, "bob", "bob password")
-		carol := mustRegister(t, srv.URL, "carol", "carol password")
-		dave := mustRegister(t, srv.URL, "dave", "dave password")
+		users := mustRegisterAll(t, srv.URL, "alice", "bob", "carol", "dave")
+		alice, bob, carol, dave := users[0], users[1], users[2], users[3]
 		room := mustPublicRoom(t, alice, dave)
 		if _, err := dave.LeaveRoom(ctx, room); err != nil {
 			t.Fatal(err)

@@ -40,8 +40,8 @@ func TestSync(t *testing.T) {
 	eachDialect(t, func(t *testing.T, cfg *config.Config) {
 		srv, _ := startServer(t, cfg)
 		ctx := context.Background()
-		alice := mustRegister(t, srv.URL, "alice", "alice password")
-		bob := mustRegister(t, srv.URL, "bob", "bob password")
+		users := mustRegisterAll(t, srv.URL, "alice", "bob")
+		alice, bob := users[0], users[1]
 
 		first := mustSync(t, bob, "", 0, "")
 		if first.NextBatch == "" {

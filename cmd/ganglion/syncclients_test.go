@@ -22,8 +22,8 @@ import (
 func TestSync_SeveralClients(t *testing.T) {
 	eachDialect(t, func(t *testing.T, cfg *config.Config) {
 		srv, _ := startServer(t, cfg)
-		alice := mustRegister(t, srv.URL, "alice", "alice password")
-		bob := mustRegister(t, srv.URL, "bob", "bob password")
+		users := mustRegisterAll(t, srv.URL, "alice", "bob")
+		alice, bob := users[0], users[1]
 		bobPhone := mustLogin(t, srv.URL, "bob", "bob password", "phone")
 		carol := mustRegister(t, srv.URL, "carol", "carol password")
 		outsider := mustRegister(t, srv.URL, "mallory", "mallory password")
@@ -100,8 +100,8 @@ func TestSync_ToDeviceExactlyOnce(t *testing.T) {
 	eachDialect(t, func(t *testing.T, cfg *config.Config) {
 		srv, stop := startServer(t, cfg)
 		ctx := context.Background()
-		alice := mustRegister(t, srv.URL, "alice", "alice password")
-		bob := mustRegister(t, srv.URL, "bob", "bob password")
+		users := mustRegisterAll(t, srv.URL, "alice", "bob")
+		alice, bob := users[0], users[1]
 		bobPhone := mustLogin(t, srv.URL, "bob", "bob password", "phone")
 		send := func(device id.DeviceID, txn, text string) {
 			t.Helper()

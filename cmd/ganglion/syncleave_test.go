@@ -31,9 +31,8 @@ func TestSync_KickAndBan(t *testing.T) {
 	eachDialect(t, func(t *testing.T, cfg *config.Config) {
 		srv, _ := startServer(t, cfg)
 		ctx := context.Background()
-		alice := mustRegister(t, srv.URL, "alice", "alice password")
-		bob := mustRegister(t, srv.URL, "bob", "bob password")
-		carol := mustRegister(t, srv.URL, "carol", "carol password")
+		users := mustRegisterAll(t, srv.URL, "alice", "bob", "carol")
+		alice, bob, carol := users[0], users[1], users[2]
 		room := mustPublicRoom(t, alice, bob, carol)
 		bobBase, carolBase := mustSync(t, bob, "", 0, ""), mustSync(t, carol, "", 0, "")
 
@@ -80,8 +79,8 @@ func TestSync_StateDelta(t *testing.T) {
 	eachDialect(t, func(t *testing.T, cfg *config.Config) {
 		srv, _ := startServer(t, cfg)
 		ctx := context.Background()
-		alice := mustRegister(t, srv.URL, "alice", "alice password")
-		bob := mustRegister(t, srv.URL, "bob", "bob password")
+		users := mustRegisterAll(t, srv.URL, "alice", "bob")
+		alice, bob := users[0], users[1]
 		room := mustPublicRoom(t, alice, bob)
 		quiet := mustPublicRoom(t, alice, bob)
 		base := mustSync(t, bob, "", 0, "")
@@ -146,8 +145,8 @@ func TestSync_DeviceLists(t *testing.T) {
 	eachDialect(t, func(t *testing.T, cfg *config.Config) {
 		srv, _ := startServer(t, cfg)
 		ctx := context.Background()
-		alice := mustRegister(t, srv.URL, "alice", "alice password")
-		bob := mustRegister(t, srv.URL, "bob", "bob password")
+		users := mustRegisterAll(t, srv.URL, "alice", "bob")
+		alice, bob := users[0], users[1]
 		room := mustPublicRoom(t, alice)
 		has := func(list []id.UserID, u id.UserID) bool {
 			for _, x := range list {

@@ -5,9 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/ganglion/ganglion/storage"
@@ -25,26 +23,23 @@ Registration tokens let people register when registration.mode is "token".
 
 // tokenCommand is "ganglion token ...".
 func tokenCommand(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		fmt.Fprint(os.Stderr, tokenUsage)
-		return flag.ErrHelp
-	}
-	action := args[0]
-	fs := flag.NewFlagSet("token "+action, flag.ContinueOnError)
-	path := configFlag(fs)
-	uses := fs.Int64("uses", 0, "create: number of registrations allowed (0: unlimited)")
-	expires := fs.Duration("expires", 0, "create: lifetime, e.g. 168h (0: never expires)")
-	value := fs.String("token", "", "create: the token (default: random)")
-	rest, err := parseArgs(fs, args[1:])
+	c, err := newAdminCommand("token", tokenUsage, args)
 	if err != nil {
 		return err
 	}
-	_, db, err := openConfigured(ctx, *path)
+	uses := c.flags.Int64("uses", 0, "create: number of registrations allowed (0: unlimited)")
+	expires := c.flags.Duration("expires", 0, "create: lifetime, e.g. 168h (0: never expires)")
+	value := c.flags.String("token", "", "create: the token (default: random)")
+	rest, err := c.parse()
+	if err != nil {
+		return err
+	}
+	_, db, err := c.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	switch action {
+	switch c.action {
 	case "create":
 		t := storage.RegistrationToken{Token: *value}
 		if t.Token == "" {
@@ -93,8 +88,7 @@ func tokenCommand(ctx context.Context, args []string) error {
 		}
 		return err
 	default:
-		fmt.Fprint(os.Stderr, tokenUsage)
-		return fmt.Errorf("unknown token action %q", action)
+		return c.unknownAction()
 	}
 }
 

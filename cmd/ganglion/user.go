@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -30,42 +29,39 @@ NAME is a localpart ("alice") or a full user id on this server.
 // userCommand is "ganglion user ...": account management for IT staff,
 // working directly on the configured database.
 func userCommand(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		fmt.Fprint(os.Stderr, userUsage)
-		return flag.ErrHelp
-	}
-	action := args[0]
-	fs := flag.NewFlagSet("user "+action, flag.ContinueOnError)
-	path := configFlag(fs)
-	password := fs.String("password", "", "password (default: read from standard input)")
-	admin := fs.Bool("admin", false, "create: make the user an administrator")
-	revoke := fs.Bool("revoke", false, "admin: revoke administration")
-	erase := fs.Bool("erase", false, "deactivate: also erase profile and account data")
-	names, err := parseArgs(fs, args[1:])
+	c, err := newAdminCommand("user", userUsage, args)
 	if err != nil {
 		return err
 	}
-	if len(names) != 1 {
-		fmt.Fprint(os.Stderr, userUsage)
-		return errors.New("want exactly one user name")
+	password := c.flags.String("password", "", "password (default: read from standard input)")
+	admin := c.flags.Bool("admin", false, "create: make the user an administrator")
+	revoke := c.flags.Bool("revoke", false, "admin: revoke administration")
+	erase := c.flags.Bool("erase", false, "deactivate: also erase profile and account data")
+	names, err := c.parse()
+	if err != nil {
+		return err
 	}
-	cfg, db, err := openConfigured(ctx, *path)
+	name, err := c.exactlyOne(names, "user name")
+	if err != nil {
+		return err
+	}
+	cfg, db, err := c.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	localpart, err := localpartArg(cfg, names[0])
+	localpart, err := localpartArg(cfg, name)
 	if err != nil {
 		return err
 	}
 	u := userAdmin{cfg: cfg, db: db, out: os.Stdout}
-	switch action {
+	switch c.action {
 	case "create", "password":
 		pw, err := readPassword(*password, os.Stdin)
 		if err != nil {
 			return err
 		}
-		if action == "create" {
+		if c.action == "create" {
 			return u.create(ctx, localpart, pw, *admin)
 		}
 		return u.setPassword(ctx, localpart, pw)
@@ -74,8 +70,7 @@ func userCommand(ctx context.Context, args []string) error {
 	case "deactivate":
 		return u.deactivate(ctx, localpart, *erase)
 	default:
-		fmt.Fprint(os.Stderr, userUsage)
-		return fmt.Errorf("unknown user action %q", action)
+		return c.unknownAction()
 	}
 }
 
