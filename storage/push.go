@@ -92,6 +92,26 @@ func (tx *Tx) AddNotifications(ctx context.Context, ns []Notification) error {
 // up to its newest notification or beyond drops to zero at once; an older
 // position counts the notifications after it.
 func (tx *Tx) MarkNotificationsRead(ctx context.Context, userID, roomID, threadID string, upto int64) (int, error) {
+	return tx.markRead(ctx, userID, roomID, threadID, upto, func(thread string) (int64, int64, error) {
+		return tx.countNotified(ctx, userID, roomID, thread, upto)
+	})
+}
+
+// MarkNotificationsReadBefore is MarkNotificationsRead for a caller that
+// knows every notification of the user in the room after upto: after,
+// per thread (the push evaluator, reading up to an event of the batch it
+// stores, after every stored notification).
+func (tx *Tx) MarkNotificationsReadBefore(ctx context.Context, userID, roomID, threadID string, upto int64,
+	after map[string]ThreadCounts) (int, error) {
+	return tx.markRead(ctx, userID, roomID, threadID, upto, func(thread string) (int64, int64, error) {
+		return after[thread].Notify, after[thread].Highlights, nil
+	})
+}
+
+// markRead is MarkNotificationsRead with the count of a thread's
+// notifications after upto coming from count.
+func (tx *Tx) markRead(ctx context.Context, userID, roomID, threadID string, upto int64,
+	count func(thread string) (notify, highlights int64, err error)) (int, error) {
 	type thread struct {
 		id                       string
 		notify, highlights       int64
@@ -117,7 +137,7 @@ func (tx *Tx) MarkNotificationsRead(ctx context.Context, userID, roomID, threadI
 	for _, t := range threads {
 		if t.last > upto && t.notify > 0 { // some stay unread: count them
 			var err error
-			if t.newNotify, t.newHighlights, err = tx.countNotified(ctx, userID, roomID, t.id, upto); err != nil {
+			if t.newNotify, t.newHighlights, err = count(t.id); err != nil {
 				return 0, err
 			}
 		}

@@ -79,6 +79,13 @@ func (e *Evaluator) evaluateBatch(ctx context.Context, from int64, events []room
 		return 0, err
 	}
 	reads = f.changing(reads, notes)
+	notesOf := map[userRoom][]storage.Notification{}
+	if len(reads) > 0 {
+		for _, n := range notes {
+			k := userRoom{n.UserID, n.RoomID}
+			notesOf[k] = append(notesOf[k], n)
+		}
+	}
 	done, stored := upto, true
 	err := e.db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
 		pos, err := tx.LockPushPos(ctx)
@@ -94,8 +101,9 @@ func (e *Evaluator) evaluateBatch(ctx context.Context, from int64, events []room
 		if err := tx.AddNotifications(ctx, notes); err != nil {
 			return err
 		}
-		for _, r := range reads {
-			if _, err := tx.MarkNotificationsRead(ctx, r.UserID, r.RoomID, r.ThreadID, r.StreamPos); err != nil {
+		for _, r := range reads { // every stored notification is before the batch
+			if _, err := tx.MarkNotificationsReadBefore(ctx, r.UserID, r.RoomID, r.ThreadID, r.StreamPos,
+				after(notesOf[userRoom{r.UserID, r.RoomID}], r.StreamPos)); err != nil {
 				return err
 			}
 		}
@@ -112,6 +120,25 @@ func (e *Evaluator) evaluateBatch(ctx context.Context, from int64, events []room
 	}
 	e.land(f)
 	return done, err
+}
+
+// after counts, per thread, the notifications of notes (one user's in one
+// room) after position pos.
+func after(notes []storage.Notification, pos int64) map[string]storage.ThreadCounts {
+	out := map[string]storage.ThreadCounts{}
+	for _, n := range notes {
+		if n.StreamPos <= pos {
+			continue
+		}
+		c := out[n.ThreadID]
+		c.ThreadID = n.ThreadID
+		c.Notify++
+		if n.Highlight {
+			c.Highlights++
+		}
+		out[n.ThreadID] = c
+	}
+	return out
 }
 
 // land ends a flight: stored, failed or dropped, Counts reads the stored

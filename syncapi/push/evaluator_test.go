@@ -298,3 +298,31 @@ func TestEvaluator_SendingReads(t *testing.T) {
 		wantCounts(t, db, alice, roomID, map[string]string{})
 	})
 }
+
+// TestEvaluator_ReadsInOneBatch: a read marking in the middle of a batch
+// keeps the notifications the batch adds after it.
+func TestEvaluator_ReadsInOneBatch(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		w := newWorld(t, db)
+		_, stop := w.startEvaluator(t)
+		roomID := w.room(t, bob)
+		stop()
+		w.message(t, roomID, bob, map[string]any{"body": "one"})
+		w.message(t, roomID, alice, map[string]any{"body": "reading"})
+		last := w.message(t, roomID, bob, map[string]any{"body": "two"})
+		again, _ := w.startEvaluator(t) // evaluates the three in one batch
+		mustWait(t, again, last.StreamPos)
+		// Read the stored counts, not those the evaluator cached: a read
+		// marking before everything moves the generation and nothing else.
+		for _, u := range []string{alice, bob} {
+			if err := db.WithTx(t.Context(), func(ctx context.Context, tx *storage.Tx) error {
+				_, err := tx.MarkNotificationsRead(ctx, u, roomID, "", 0)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wantCounts(t, db, alice, roomID, map[string]string{main: "1/0"})
+		wantCounts(t, db, bob, roomID, map[string]string{})
+	})
+}
