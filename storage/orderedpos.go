@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 )
 
@@ -23,13 +24,27 @@ import (
 // orderedStreams are the streams whose positions /sync reads.
 var orderedStreams = []string{EventsStream, "receipts", "to_device", "account_data", "device_lists", "presence"}
 
+// Another process on the same database (the admin commands beside the
+// serving one) takes positions from the same sequences, and the frontier
+// of the serving process does not know them. Each stream has an advisory
+// lock, per schema, held until the transaction ends from before a position
+// is taken: the serving process holds it shared, any other process
+// exclusively. A position another process takes is therefore above every
+// position the serving process took so far, and the serving process takes
+// none until that transaction ended: the frontier never passes it while it
+// is in flight.
+
 // orderedPositions is one stream's frontier.
 type orderedPositions struct {
 	db       *DB
 	stream   string
 	mu       sync.Mutex
 	inflight map[int64]bool // taken by transactions not yet ended
-	highest  int64          // the highest position taken
+	// taking holds, for each position being asked of the sequence, the
+	// highest position at the time of asking: the position will be above
+	// it, and the frontier stays at or below it until it is known.
+	taking   []int64
+	highest  int64 // the highest position taken
 	frontier int64
 	moved    chan struct{} // closed when the frontier moves
 }
@@ -42,13 +57,30 @@ func newOrderedPositions(db *DB, stream string, start int64) *orderedPositions {
 // sequence names a stream's sequence (stream is one of orderedStreams).
 func sequence(stream string) string { return stream + "_stream_pos" }
 
+// lockKey is the SQL of a stream's advisory lock key.
+func lockKey(stream string) string {
+	return "hashtext('ganglion stream ' || current_schema() || ' " + stream + "')"
+}
+
 // next takes the next position from the sequence inside tx, and holds
 // the frontier below it until the transaction ends.
 func (ep *orderedPositions) next(ctx context.Context, tx *Tx) (int64, error) {
 	ep.mu.Lock()
-	defer ep.mu.Unlock()
+	floor := ep.highest
+	ep.taking = append(ep.taking, floor)
+	ep.mu.Unlock()
+	lock := "pg_advisory_xact_lock"
+	if ep.db.claim != nil { // the serving process
+		lock = "pg_advisory_xact_lock_shared"
+	}
 	var pos int64
-	if err := tx.tx.QueryRowContext(ctx, "SELECT nextval('"+sequence(ep.stream)+"')").Scan(&pos); err != nil {
+	err := tx.tx.QueryRowContext(ctx, "SELECT nextval('"+sequence(ep.stream)+"') FROM (SELECT "+lock+"("+
+		lockKey(ep.stream)+")) AS held").Scan(&pos)
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	ep.taking = slices.Delete(ep.taking, slices.Index(ep.taking, floor), slices.Index(ep.taking, floor)+1)
+	if err != nil {
+		ep.advance()
 		return 0, fmt.Errorf("next %s position: %w", ep.stream, err)
 	}
 	ep.inflight[pos] = true
@@ -69,9 +101,18 @@ func (ep *orderedPositions) end(pos int64) {
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
 	delete(ep.inflight, pos)
+	ep.advance()
+}
+
+// advance moves the frontier as far as the positions in flight or being
+// taken allow, and publishes it. ep.mu is held.
+func (ep *orderedPositions) advance() {
 	frontier := ep.highest
 	for pos := range ep.inflight {
 		frontier = min(frontier, pos-1)
+	}
+	for _, floor := range ep.taking {
+		frontier = min(frontier, floor)
 	}
 	if frontier > ep.frontier {
 		ep.frontier = frontier
@@ -95,8 +136,9 @@ func (ep *orderedPositions) wait(pos int64) {
 }
 
 // loadOrderedPositions reads the sequences' positions and sets up their
-// frontiers: at start no other transaction of this database is in flight
-// (Claim), so every position up to a sequence's last is settled.
+// frontiers. It takes each stream's lock exclusively for the read: every
+// transaction that took a position before has ended, so every position up
+// to a sequence's last is settled.
 func (db *DB) loadOrderedPositions(ctx context.Context) error {
 	db.ordered = map[string]*orderedPositions{}
 	for _, stream := range orderedStreams {
@@ -104,8 +146,14 @@ func (db *DB) loadOrderedPositions(ctx context.Context) error {
 			last   int64
 			called bool
 		)
-		if err := db.read.QueryRowContext(ctx, "SELECT last_value, is_called FROM "+sequence(stream)).
-			Scan(&last, &called); err != nil {
+		err := db.WithTx(ctx, func(ctx context.Context, tx *Tx) error {
+			if _, err := tx.tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock("+lockKey(stream)+")"); err != nil {
+				return err
+			}
+			return tx.tx.QueryRowContext(ctx, "SELECT last_value, is_called FROM "+sequence(stream)).
+				Scan(&last, &called)
+		})
+		if err != nil {
 			return fmt.Errorf("read %s position: %w", stream, err)
 		}
 		if !called {

@@ -3,6 +3,7 @@ package storage_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -20,6 +21,9 @@ func TestDB_PositionsInOrder(t *testing.T) {
 			t.Skip("SQLite's one writer commits in position order")
 		}
 		ctx := t.Context()
+		if err := db.Claim(ctx); err != nil { // the serving process: its transactions take positions side by side
+			t.Fatal(err)
+		}
 		for i, tc := range []struct {
 			stream  string
 			outcome error
@@ -102,4 +106,104 @@ func TestDB_PositionsInOrder(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestDB_PositionsOfAnotherProcess (PostgreSQL): a position the admin
+// commands' process takes beside the serving one waits for the serving
+// process's transactions in flight, and the serving process neither
+// publishes past it nor takes another until it ends.
+func TestDB_PositionsOfAnotherProcess(t *testing.T) {
+	if !slices.Contains(storagetest.Dialects(), "postgres") {
+		t.Skip("PostgreSQL only: SQLite has one writer")
+	}
+	ctx := t.Context()
+	url := storagetest.URL(t, "postgres")
+	server, admin := storagetest.Open(t, url), storagetest.Open(t, url)
+	if err := server.Claim(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const stream = "device_lists"
+	// release lets a held transaction commit; a failing test lets them all
+	// end before the databases close.
+	release := func(ch chan struct{}) {
+		select {
+		case <-ch:
+		default:
+			close(ch)
+		}
+	}
+	// hold runs a transaction taking a position of stream on db; it sends
+	// the position, then commits when its release channel closes.
+	hold := func(db *storage.DB, ch chan struct{}) (<-chan int64, <-chan error) {
+		t.Cleanup(func() { release(ch) })
+		took, done := make(chan int64, 1), make(chan error, 1)
+		go func() {
+			done <- db.WithTx(context.Background(), func(ctx context.Context, tx *storage.Tx) error {
+				pos, err := tx.NextStreamPos(ctx, stream)
+				if err != nil {
+					return err
+				}
+				took <- pos
+				<-ch
+				return nil
+			})
+		}()
+		return took, done
+	}
+	taken := func(took <-chan int64, done <-chan error) int64 {
+		select {
+		case pos := <-took:
+			return pos
+		case err := <-done:
+			t.Fatalf("transaction ended before taking a position: %v", err)
+		}
+		return 0
+	}
+	waiting := func(what string, took <-chan int64) {
+		select {
+		case pos := <-took:
+			t.Fatalf("%s took position %d while the other transaction was in flight", what, pos)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	published := func() int64 {
+		pos, err := server.StreamPos(ctx, stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pos
+	}
+
+	releaseServer := make(chan struct{})
+	serverTook, serverDone := hold(server, releaseServer)
+	first := taken(serverTook, serverDone)
+	releaseAdmin := make(chan struct{})
+	adminTook, adminDone := hold(admin, releaseAdmin)
+	waiting("the admin process", adminTook)
+	release(releaseServer)
+	if err := <-serverDone; err != nil {
+		t.Fatal(err)
+	}
+	adminPos := taken(adminTook, adminDone)
+	if adminPos <= first {
+		t.Fatalf("admin position %d, want above the server's %d", adminPos, first)
+	}
+	releaseLater := make(chan struct{})
+	release(releaseLater)
+	laterTook, laterDone := hold(server, releaseLater)
+	waiting("the serving process", laterTook)
+	if got := published(); got >= adminPos {
+		t.Errorf("published %d while the admin process's %d is in flight", got, adminPos)
+	}
+	release(releaseAdmin)
+	if err := <-adminDone; err != nil {
+		t.Fatal(err)
+	}
+	later := taken(laterTook, laterDone)
+	if err := <-laterDone; err != nil {
+		t.Fatal(err)
+	}
+	if later <= adminPos || published() < later {
+		t.Errorf("after the admin transaction: server took %d (want above %d), published %d", later, adminPos, published())
+	}
 }
