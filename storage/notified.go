@@ -72,6 +72,7 @@ func (tx *Tx) insertEventNotifications(ctx context.Context, ns []Notification) e
 	}
 	var events []*event
 	byPos := map[int64]*event{}
+	compacted := map[string][]byte{} // most notifications share their rule's actions
 	for _, n := range ns {
 		e := byPos[n.StreamPos]
 		if e == nil {
@@ -79,9 +80,13 @@ func (tx *Tx) insertEventNotifications(ctx context.Context, ns []Notification) e
 			byPos[n.StreamPos] = e
 			events = append(events, e)
 		}
-		a, err := compactActions(n.Actions)
-		if err != nil {
-			return err
+		a, ok := compacted[string(n.Actions)]
+		if !ok {
+			var err error
+			if a, err = compactActions(n.Actions); err != nil {
+				return err
+			}
+			compacted[string(n.Actions)] = a
 		}
 		e.actions = append(e.actions, a)
 		e.users = append(e.users, n)
