@@ -36,8 +36,12 @@ var orderedStreams = []string{EventsStream, "receipts", "to_device", "account_da
 
 // orderedPositions is one stream's frontier.
 type orderedPositions struct {
-	db       *DB
-	stream   string
+	db     *DB
+	stream string
+	// takeShared and takeExclusive take a position with the stream's lock
+	// held shared (the serving process) or exclusively (any other).
+	takeShared, takeExclusive string
+
 	mu       sync.Mutex
 	inflight map[int64]bool // taken by transactions not yet ended
 	// taking holds, for each position being asked of the sequence, the
@@ -50,7 +54,11 @@ type orderedPositions struct {
 }
 
 func newOrderedPositions(db *DB, stream string, start int64) *orderedPositions {
-	return &orderedPositions{db: db, stream: stream, inflight: map[int64]bool{}, highest: start, frontier: start,
+	take := func(lock string) string {
+		return "SELECT nextval('" + sequence(stream) + "') FROM (SELECT " + lock + "(" + lockKey(stream) + ")) AS held"
+	}
+	return &orderedPositions{db: db, stream: stream, takeShared: take("pg_advisory_xact_lock_shared"),
+		takeExclusive: take("pg_advisory_xact_lock"), inflight: map[int64]bool{}, highest: start, frontier: start,
 		moved: make(chan struct{})}
 }
 
@@ -69,16 +77,16 @@ func (ep *orderedPositions) next(ctx context.Context, tx *Tx) (int64, error) {
 	floor := ep.highest
 	ep.taking = append(ep.taking, floor)
 	ep.mu.Unlock()
-	lock := "pg_advisory_xact_lock"
+	take := ep.takeExclusive
 	if ep.db.claim != nil { // the serving process
-		lock = "pg_advisory_xact_lock_shared"
+		take = ep.takeShared
 	}
 	var pos int64
-	err := tx.tx.QueryRowContext(ctx, "SELECT nextval('"+sequence(ep.stream)+"') FROM (SELECT "+lock+"("+
-		lockKey(ep.stream)+")) AS held").Scan(&pos)
+	err := tx.tx.QueryRowContext(ctx, take).Scan(&pos)
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
-	ep.taking = slices.Delete(ep.taking, slices.Index(ep.taking, floor), slices.Index(ep.taking, floor)+1)
+	i := slices.Index(ep.taking, floor)
+	ep.taking = slices.Delete(ep.taking, i, i+1)
 	if err != nil {
 		ep.advance()
 		return 0, fmt.Errorf("next %s position: %w", ep.stream, err)
