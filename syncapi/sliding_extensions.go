@@ -63,11 +63,21 @@ func (er extensionRooms) scope(raw json.RawMessage) map[string]bool {
 	return out
 }
 
+// extensionRun is the /sync computation the extensions reuse: from the
+// connection's last position, or from the start if initial.
+func (sl *slidingRun) extensionRun(initial bool) *syncRun {
+	run := &syncRun{s: sl.s, req: Request{UserID: sl.user, DeviceID: sl.device}, since: sl.since(), to: sl.to,
+		initial: initial, filter: &Filter{}, now: sl.now}
+	if initial {
+		run.since = StreamToken{}
+	}
+	return run
+}
+
 // extensions adds the enabled extensions: to_device, e2ee, account_data,
 // receipts and typing.
 func (sl *slidingRun) extensions(ctx context.Context, resp *SlidingResponse, entries []storage.RoomListEntry, rooms extensionRooms) error {
-	run := &syncRun{s: sl.s, req: Request{UserID: sl.user, DeviceID: sl.device}, since: sl.since(), to: sl.to,
-		initial: sl.prev == nil, filter: &Filter{}, now: sl.now}
+	run := sl.extensionRun(sl.prev == nil)
 	if on, raw := sl.extensionEnabled("to_device"); on {
 		ext, err := sl.toDevice(ctx, run, raw)
 		if err != nil {
@@ -147,12 +157,7 @@ func (sl *slidingRun) ephemeralExtensions(ctx context.Context, resp *SlidingResp
 		if len(pass.ms) == 0 {
 			continue
 		}
-		run := &syncRun{s: sl.s, req: Request{UserID: sl.user, DeviceID: sl.device}, since: sl.since(), to: sl.to,
-			initial: pass.initial, filter: &Filter{}, now: sl.now}
-		if pass.initial {
-			run.since = StreamToken{}
-		}
-		ephemeral, err := run.ephemeral(ctx, pass.ms)
+		ephemeral, err := sl.extensionRun(pass.initial).ephemeral(ctx, pass.ms)
 		if err != nil {
 			return err
 		}
