@@ -169,20 +169,16 @@ func (e *Evaluator) readBases(ctx context.Context, f *flight) error {
 }
 
 // changing returns the read markings of reads that change stored counts,
-// given the flight's bases and notifications notes: a sender with nothing
-// unread in the room, before or in the batch, has nothing to mark (its
-// notifications are all at or before its thread's read position). Their
-// bases go: nothing the flight stores changes those counts, so their
-// generation stays.
-func (f *flight) changing(reads, notes []storage.Notification) []storage.Notification {
-	notified := map[userRoom]bool{}
-	for _, n := range notes {
-		notified[userRoom{n.UserID, n.RoomID}] = true
-	}
+// given the flight's bases and its notifications by user and room: a
+// sender with nothing unread in the room, before or in the batch, has
+// nothing to mark (its notifications are all at or before its thread's
+// read position). Their bases go: nothing the flight stores changes those
+// counts, so their generation stays.
+func (f *flight) changing(reads []storage.Notification, notesOf map[userRoom][]storage.Notification) []storage.Notification {
 	out := reads[:0]
 	for _, r := range reads {
 		k := userRoom{r.UserID, r.RoomID}
-		if len(f.bases[k].counts) == 0 && !notified[k] {
+		if len(f.bases[k].counts) == 0 && len(notesOf[k]) == 0 {
 			delete(f.bases, k)
 			continue
 		}

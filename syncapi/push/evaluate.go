@@ -78,14 +78,14 @@ func (e *Evaluator) evaluateBatch(ctx context.Context, from int64, events []room
 		e.land(f)
 		return 0, err
 	}
-	reads = f.changing(reads, notes)
-	notesOf := map[userRoom][]storage.Notification{}
+	notesOf := map[userRoom][]storage.Notification{} // for the read markings
 	if len(reads) > 0 {
 		for _, n := range notes {
 			k := userRoom{n.UserID, n.RoomID}
 			notesOf[k] = append(notesOf[k], n)
 		}
 	}
+	reads = f.changing(reads, notesOf)
 	done, stored := upto, true
 	err := e.db.WithTx(ctx, func(ctx context.Context, tx *storage.Tx) error {
 		pos, err := tx.LockPushPos(ctx)
