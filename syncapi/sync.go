@@ -90,13 +90,22 @@ func (s *Syncer) Sync(ctx context.Context, req Request) (*Response, error) {
 		if req.Since != nil && req.Since.beyond(to) {
 			return nil, ErrForeignToken
 		}
-		resp, err := s.build(ctx, req, to)
-		if err != nil || deadline == nil || !resp.empty() {
-			return resp, err
+		var resp *Response
+		// A token at the current positions (a client polling again after
+		// an answer) would get an empty answer: wait before building one.
+		// The build that ends the wait acknowledges to-device messages.
+		if deadline == nil || *req.Since != to {
+			resp, err = s.build(ctx, req, to)
+			if err != nil || deadline == nil || !resp.empty() {
+				return resp, err
+			}
 		}
 		select {
 		case <-woken:
 		case <-deadline:
+			if resp == nil {
+				return s.build(ctx, req, to)
+			}
 			return resp, nil
 		case <-ctx.Done():
 			return nil, ctx.Err()

@@ -94,7 +94,7 @@ func TestSync_SeveralClients(t *testing.T) {
 // are sent to once each, in order: a long-poll wakes for one, a retried
 // send (same transaction id) is not delivered twice, a sync retried from
 // the same since (a lost response) gets them again, once acknowledged by
-// the next since they are gone, another device of the user sees only its
+// the next since (a long-poll's too) they are gone, another device of the user sees only its
 // own, and unacknowledged messages survive a restart.
 func TestSync_ToDeviceExactlyOnce(t *testing.T) {
 	eachDialect(t, func(t *testing.T, cfg *config.Config) {
@@ -153,6 +153,9 @@ func TestSync_ToDeviceExactlyOnce(t *testing.T) {
 		bob.HomeserverURL.Host = again.URL[len("http://"):]
 		after := mustSync(t, bob, retry.NextBatch, 0, "")
 		want("after a restart", after, "3")
-		want("acknowledged after a restart", mustSync(t, bob, after.NextBatch, 0, ""))
+		// A long-poll that waits for nothing new and times out
+		// acknowledges too.
+		want("long-poll after a restart", mustSync(t, bob, after.NextBatch, 50, ""))
+		want("acknowledged by the long-poll", mustSync(t, bob, retry.NextBatch, 0, ""))
 	})
 }
