@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
@@ -21,6 +22,12 @@ import (
 // beyond it, so everything a response covers was seen here first), the
 // newest membership change, and a generation per user that changes with
 // the user's memberships.
+//
+// After DeferWakes, the wakes a room event causes wait until Evaluated
+// reports its push evaluation done: a long-poll woken before its unread
+// counts are known would only wait for them, and its early start would
+// take the CPU from the evaluation it waits for. What a new request sees
+// is not delayed.
 type Notifier struct {
 	serverName string
 
@@ -36,7 +43,25 @@ type Notifier struct {
 	// an event told since the Notifier started at position start.
 	roomPos map[string]int64
 	start   int64
+
+	deferWakes bool
+	evaluated  int64         // position Evaluated reported
+	pending    []pendingWake // wakes waiting for their evaluation, in arrival order
+	flush      *time.Timer   // wakes every pending one after maxWakeDelay
+	// maxWakeDelay bounds how long a wake waits for Evaluated, so that
+	// a stuck evaluation delays long-polls rather than stops them.
+	maxWakeDelay time.Duration
 }
+
+// pendingWake is a wake of a room's joined local users, or of one user,
+// for the room event at pos.
+type pendingWake struct {
+	pos        int64
+	room, user string
+}
+
+// defaultMaxWakeDelay is a Notifier's maxWakeDelay.
+const defaultMaxWakeDelay = time.Second
 
 // NewNotifier loads the joined local members of every room and the room
 // event stream's position.
@@ -51,7 +76,7 @@ func NewNotifier(ctx context.Context, db *storage.DB, serverName string) (*Notif
 	}
 	n := &Notifier{serverName: serverName, members: map[string]map[string]struct{}{}, waiters: map[string]chan struct{}{},
 		pos: positions["events"], lastMembership: positions["events"], roomPos: map[string]int64{},
-		start: positions["events"]}
+		start: positions["events"], maxWakeDelay: defaultMaxWakeDelay}
 	for roomID, users := range joined {
 		set := make(map[string]struct{}, len(users))
 		for _, u := range users {
@@ -70,9 +95,7 @@ func (n *Notifier) OnOutput(_ context.Context, o roomserver.Output) {
 	defer n.mu.Unlock()
 	n.pos = max(n.pos, o.StreamPos)
 	n.roomPos[o.RoomID] = max(n.roomPos[o.RoomID], o.StreamPos)
-	for user := range n.members[o.RoomID] {
-		n.wakeLocked(user)
-	}
+	n.wakeForLocked(pendingWake{pos: o.StreamPos, room: o.RoomID})
 	if o.Type != spec.MRoomMember || o.StateKey == nil {
 		return
 	}
@@ -82,7 +105,7 @@ func (n *Notifier) OnOutput(_ context.Context, o roomserver.Output) {
 		return
 	}
 	n.membershipGens.Advance(user)
-	n.wakeLocked(user)
+	n.wakeForLocked(pendingWake{pos: o.StreamPos, user: user})
 	set := n.members[o.RoomID]
 	if o.Membership == spec.Join {
 		if set == nil {
@@ -95,6 +118,68 @@ func (n *Notifier) OnOutput(_ context.Context, o roomserver.Output) {
 		if len(set) == 0 {
 			delete(n.members, o.RoomID)
 		}
+	}
+}
+
+// DeferWakes makes the wakes of room events after the current position
+// wait for Evaluated.
+func (n *Notifier) DeferWakes() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.deferWakes, n.evaluated = true, n.pos
+}
+
+// Evaluated wakes the long-polls that wait for room events up to pos, now
+// that their push evaluation is done.
+func (n *Notifier) Evaluated(pos int64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.evaluated = max(n.evaluated, pos)
+	kept := n.pending[:0]
+	for _, w := range n.pending {
+		if w.pos <= n.evaluated {
+			n.wakeNowLocked(w)
+		} else {
+			kept = append(kept, w)
+		}
+	}
+	clear(n.pending[len(kept):])
+	n.pending = kept
+	if len(kept) == 0 && n.flush != nil {
+		n.flush.Stop()
+		n.flush = nil
+	}
+}
+
+// wakeForLocked wakes for a room event now, or once it is evaluated.
+func (n *Notifier) wakeForLocked(w pendingWake) {
+	if !n.deferWakes || w.pos <= n.evaluated {
+		n.wakeNowLocked(w)
+		return
+	}
+	n.pending = append(n.pending, w)
+	if n.flush == nil {
+		n.flush = time.AfterFunc(n.maxWakeDelay, n.flushPending)
+	}
+}
+
+// flushPending wakes for every pending room event, evaluated or not.
+func (n *Notifier) flushPending() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, w := range n.pending {
+		n.wakeNowLocked(w)
+	}
+	n.pending, n.flush = nil, nil
+}
+
+func (n *Notifier) wakeNowLocked(w pendingWake) {
+	if w.user != "" {
+		n.wakeLocked(w.user)
+		return
+	}
+	for user := range n.members[w.room] {
+		n.wakeLocked(user)
 	}
 }
 

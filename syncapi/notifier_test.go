@@ -2,6 +2,7 @@ package syncapi
 
 import (
 	"testing"
+	"time"
 
 	"github.com/ganglion/ganglion/roomserver"
 )
@@ -39,5 +40,64 @@ func TestNotifier_ActiveRooms(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("(%d, %d]: got %q, want %q", tc.since, tc.to, got, tc.want)
 		}
+	}
+}
+
+// TestNotifier_DeferredWakes: after DeferWakes, a room event wakes the
+// room's members and a membership change's target once Evaluated reaches
+// its position (a member who left since is woken by the leave's wake), at once if it already has, and after maxWakeDelay if it
+// never does; what a request sees (the position) is not delayed.
+func TestNotifier_DeferredWakes(t *testing.T) {
+	n := &Notifier{serverName: "test.local", members: map[string]map[string]struct{}{
+		"!a": {"@ann:test.local": {}, "@bob:test.local": {}},
+	}, waiters: map[string]chan struct{}{}, roomPos: map[string]int64{}, start: 10, pos: 10, maxWakeDelay: time.Hour}
+	n.DeferWakes()
+	woken := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	ann, bob := n.listen("@ann:test.local"), n.listen("@bob:test.local")
+	bob2 := "@bob:test.local"
+	n.OnOutput(t.Context(), roomserver.Output{RoomID: "!a", StreamPos: 11})
+	leave := "leave"
+	n.OnOutput(t.Context(), roomserver.Output{RoomID: "!a", StreamPos: 12, Type: "m.room.member", StateKey: &bob2, Membership: leave})
+	if got := n.eventsPos(); got != 12 {
+		t.Errorf("position before evaluation: got %d, want 12", got)
+	}
+	if woken(ann) || woken(bob) {
+		t.Fatal("woken before the evaluation")
+	}
+	n.Evaluated(11)
+	if !woken(ann) {
+		t.Fatal("a member not woken once the event is evaluated")
+	}
+	if woken(bob) { // no longer a member: the wake for the leave covers it
+		t.Fatal("the leave woke its target before its evaluation")
+	}
+	n.Evaluated(12)
+	if !woken(bob) {
+		t.Fatal("the leave did not wake its target once evaluated")
+	}
+	if len(n.pending) != 0 || n.flush != nil {
+		t.Errorf("after every evaluation: %d pending, flush timer %v", len(n.pending), n.flush != nil)
+	}
+
+	ann = n.listen("@ann:test.local")
+	n.OnOutput(t.Context(), roomserver.Output{RoomID: "!a", StreamPos: 12}) // already evaluated
+	if !woken(ann) {
+		t.Fatal("an evaluated position did not wake at once")
+	}
+
+	n.maxWakeDelay = time.Millisecond
+	ann = n.listen("@ann:test.local")
+	n.OnOutput(t.Context(), roomserver.Output{RoomID: "!a", StreamPos: 13})
+	select {
+	case <-ann:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a wake whose evaluation never comes did not happen after maxWakeDelay")
 	}
 }

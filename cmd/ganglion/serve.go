@@ -102,7 +102,8 @@ func newServer(ctx context.Context, cfg *config.Config, log *logrus.Logger) (*se
 		return nil, err
 	}
 	rooms.Subscribe(notifier)
-	evaluator, err := push.New(ctx, cfg.ServerName, push.Deps{DB: db, Rooms: rooms, Log: log})
+	notifier.DeferWakes()
+	evaluator, err := push.New(ctx, cfg.ServerName, push.Deps{DB: db, Rooms: rooms, Log: log, Published: notifier.Evaluated})
 	if err != nil {
 		db.Close()
 		return nil, err

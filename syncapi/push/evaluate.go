@@ -72,8 +72,7 @@ func (e *Evaluator) evaluateBatch(ctx context.Context, from int64, events []room
 	}
 	e.mu.Lock()
 	e.flight = f
-	e.publishLocked(upto)
-	e.mu.Unlock()
+	e.publish(upto)
 	if err := e.readBases(ctx, f); err != nil {
 		e.land(f)
 		return 0, err

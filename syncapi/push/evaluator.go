@@ -21,6 +21,10 @@ type Deps struct {
 	DB    *storage.DB
 	Rooms *roomserver.Roomserver
 	Log   logrus.FieldLogger
+	// Published, if set, is called when the counts of every event up to
+	// a position become readable (see WaitFor), outside the Evaluator's
+	// locks.
+	Published func(pos int64)
 }
 
 // Evaluator matches every new event against the push rules of the room's
@@ -35,6 +39,7 @@ type Evaluator struct {
 	log        logrus.FieldLogger
 	serverName string
 	wake       chan struct{}
+	onPublish  func(pos int64) // Deps.Published
 
 	mu          sync.Mutex
 	processed   int64         // every event up to it is evaluated and its notifications stored
@@ -71,7 +76,7 @@ func New(ctx context.Context, serverName string, deps Deps) (*Evaluator, error) 
 		return nil, err
 	}
 	return &Evaluator{
-		db: deps.DB, rooms: deps.Rooms, log: deps.Log, serverName: serverName,
+		db: deps.DB, rooms: deps.Rooms, log: deps.Log, serverName: serverName, onPublish: deps.Published,
 		wake: make(chan struct{}, 1), processed: pos, advanced: make(chan struct{}),
 		published: pos, publishedCh: make(chan struct{}),
 		rulesets: map[string]*Compiled{}, names: map[storage.EventNID]string{},
@@ -156,21 +161,26 @@ func (e *Evaluator) Processed() int64 {
 // advance records that every event up to pos is stored.
 func (e *Evaluator) advance(pos int64) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if pos > e.processed {
 		e.processed = pos
 		close(e.advanced)
 		e.advanced = make(chan struct{})
 	}
-	e.publishLocked(pos)
+	e.publish(pos)
 }
 
-// publishLocked records that every event up to pos is evaluated.
-func (e *Evaluator) publishLocked(pos int64) {
-	if pos > e.published {
+// publish records that every event up to pos is evaluated and unlocks
+// e.mu, which the caller holds.
+func (e *Evaluator) publish(pos int64) {
+	moved := pos > e.published
+	if moved {
 		e.published = pos
 		close(e.publishedCh)
 		e.publishedCh = make(chan struct{})
+	}
+	e.mu.Unlock()
+	if moved && e.onPublish != nil {
+		e.onPublish(pos)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 	"github.com/sirupsen/logrus"
@@ -26,9 +27,10 @@ const (
 
 // world is a roomserver and an evaluator on one database.
 type world struct {
-	db    *storage.DB
-	rooms *roomserver.Roomserver
-	log   *logrus.Logger
+	db        *storage.DB
+	rooms     *roomserver.Roomserver
+	log       *logrus.Logger
+	published func(pos int64) // the evaluators' Deps.Published
 }
 
 func newWorld(t *testing.T, db *storage.DB) *world {
@@ -52,7 +54,7 @@ func newWorld(t *testing.T, db *storage.DB) *world {
 // the test ends.
 func (w *world) startEvaluator(t *testing.T) (*push.Evaluator, func()) {
 	t.Helper()
-	ev, err := push.New(context.Background(), server, push.Deps{DB: w.db, Rooms: w.rooms, Log: w.log})
+	ev, err := push.New(context.Background(), server, push.Deps{DB: w.db, Rooms: w.rooms, Log: w.log, Published: w.published})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,6 +198,48 @@ func TestEvaluator_Counts(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// TestEvaluator_Published: Deps.Published is told each position evaluated,
+// in order, once the counts of the events up to it can be read.
+func TestEvaluator_Published(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		w := newWorld(t, db)
+		roomID := w.room(t, bob)
+		told := make(chan int64, 100)
+		var ev *push.Evaluator
+		w.published = func(pos int64) {
+			counts, err := ev.Counts(context.Background(), bob, roomID)
+			if err != nil {
+				t.Error(err)
+			}
+			var notify int64
+			for _, c := range counts {
+				notify += c.Notify
+			}
+			told <- pos<<8 | notify
+		}
+		sent := w.message(t, roomID, alice, map[string]any{"body": "before the start"})
+		ev, _ = w.startEvaluator(t)
+		second := w.message(t, roomID, alice, map[string]any{"body": "one more"})
+		var last, notify int64
+		for i, want := range []int64{sent.StreamPos, second.StreamPos} {
+			for last < want {
+				select {
+				case got := <-told:
+					if got>>8 <= last {
+						t.Fatalf("told %d after %d", got>>8, last)
+					}
+					last, notify = got>>8, got&0xff
+				case <-time.After(10 * time.Second):
+					t.Fatalf("position %d never told (last %d)", want, last)
+				}
+			}
+			if last == want && notify != int64(i+1) {
+				t.Errorf("counts when %d was told: %d notifications, want %d", last, notify, i+1)
+			}
+		}
+	})
+}
 
 // TestEvaluator_Resume: a new evaluator (a restart) evaluates what was
 // sent while none ran, and nothing twice.
