@@ -57,7 +57,7 @@ type Evaluator struct {
 	rulesets map[string]*Compiled        // user id -> compiled ruleset and ignored users
 	gen      uint64                      // bumped by every invalidation
 	names    map[storage.EventNID]string // display names by member event; Run's only
-	globs    globCache
+	compiled compileCache
 }
 
 // Cache bounds: past them a cache starts again empty.
@@ -352,7 +352,7 @@ func (e *Evaluator) compiledRules(ctx context.Context, users []string) (map[stri
 		if err != nil {
 			e.log.WithError(err).WithField(logctx.FieldUserID, userID).Warn("unreadable push rules: using the defaults")
 		}
-		c := compile(rs, &e.globs)
+		c := compile(rs, &e.compiled, userID)
 		c.ignored = ParseIgnoredList(ignoreLists[localpart])
 		loaded[userID] = c
 		out[userID] = loaded[userID]

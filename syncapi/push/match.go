@@ -10,11 +10,11 @@ import (
 	"maunium.net/go/mautrix/pushrules"
 )
 
-// Matching follows the spec's "Push Rules" section. Conditions other than
-// event_match (event_property_is, event_property_contains,
-// contains_display_name, room_member_count, sender_notification_permission)
-// are matched by mautrix's pushrules. event_match and content rules are
-// matched here, with globs compiled once per ruleset: mautrix treats a
+// Matching follows the spec's "Push Rules" section. contains_display_name,
+// room_member_count and sender_notification_permission are matched by
+// mautrix's pushrules. event_match, event_property_is,
+// event_property_contains and content rules are matched here, with globs
+// and property paths compiled once per ruleset: mautrix treats a
 // pattern without wildcards as "contains" (so the tombstone rule's
 // state_key "" would match any state key) and bounds content patterns by
 // \b (so "@room" never matches " @room"), where the spec asks for the
@@ -49,24 +49,32 @@ type compiledRule struct {
 	result  Result
 }
 
-// condition is one compiled condition: an event_match glob, a condition
-// mautrix matches, or one that never matches (unknown or malformed).
+// condition is one compiled condition: an event_match glob, an
+// event_property_is or _contains value, a condition mautrix matches, or
+// one that never matches (unknown or malformed).
 type condition struct {
-	path []string
-	glob *regexp.Regexp
-	mx   *pushrules.PushCondition
-	// memo names the condition among those whose outcome depends on the
-	// event and the room alone, not on whose rules they are in: an event
-	// matches each once, however many members' rules hold it. "" for
-	// contains_display_name, which asks for the user's display name.
-	memo string
+	path     []string
+	glob     *regexp.Regexp
+	property bool // event_property_is, or with contains event_property_contains
+	contains bool
+	value    any // a property condition's value: a string, float64, bool or nil
+	mx       *pushrules.PushCondition
+	// memo is the condition's index in Event.memo when it is shared: its
+	// outcome depends on the event and the room alone, not on whose rules
+	// hold it, so an event matches it once however many members' rules
+	// hold it. -1 for contains_display_name, which asks for the user's
+	// display name, and for a condition that names the user (no other
+	// ruleset holds it: an index would be wasted).
+	memo int
 }
 
 // Compile prepares a ruleset for matching.
-func Compile(rs *Ruleset) *Compiled { return compile(rs, nil) }
+func Compile(rs *Ruleset) *Compiled { return compile(rs, nil, "") }
 
-// compile is Compile taking the globs from a cache (nil: none).
-func compile(rs *Ruleset, globs *globCache) *Compiled {
+// compile is Compile taking the globs and the indexes of shared conditions
+// from a cache (nil: none, and no condition is shared). owner is the user
+// the ruleset belongs to: conditions naming it are not shared.
+func compile(rs *Ruleset, cache *compileCache, owner string) *Compiled {
 	c := &Compiled{}
 	for k := Kind(0); k < numKinds; k++ {
 		for _, r := range rs.Rules(k) {
@@ -76,13 +84,13 @@ func compile(rs *Ruleset, globs *globCache) *Compiled {
 			cr := compiledRule{kind: k, id: r.RuleID, legacy: r.Default && legacyRules[r.RuleID], result: resultOf(r)}
 			switch k {
 			case Override, Underride:
-				cr.conds = compileConditions(r.Conditions, globs)
+				cr.conds = compileConditions(r.Conditions, cache, owner)
 			case Content:
 				if r.Pattern == nil {
 					continue
 				}
 				if strings.ContainsAny(*r.Pattern, "*?") || *r.Pattern == "" {
-					cr.body = globs.get(*r.Pattern, true)
+					cr.body = cache.glob(*r.Pattern, true)
 				} else {
 					cr.literal = strings.ToLower(*r.Pattern)
 				}
@@ -93,28 +101,45 @@ func compile(rs *Ruleset, globs *globCache) *Compiled {
 	return c
 }
 
-func compileConditions(raw json.RawMessage, globs *globCache) []condition {
+func compileConditions(raw json.RawMessage, cache *compileCache, owner string) []condition {
 	var items []json.RawMessage
 	if err := json.Unmarshal(raw, &items); err != nil {
-		return []condition{{}} // never matches
+		return []condition{{memo: -1}} // never matches
 	}
 	out := make([]condition, len(items))
 	for i, item := range items {
+		out[i] = condition{memo: -1}
 		var mx pushrules.PushCondition
 		if err := json.Unmarshal(item, &mx); err != nil {
 			continue
 		}
-		if mx.Kind == pushrules.KindEventMatch {
-			out[i] = condition{path: SplitPath(mx.Key), glob: globs.get(mx.Pattern, mx.Key == "content.body"),
-				memo: string(item)}
-			continue
+		switch mx.Kind {
+		case pushrules.KindEventMatch:
+			out[i].path, out[i].glob = SplitPath(mx.Key), cache.glob(mx.Pattern, mx.Key == "content.body")
+		case pushrules.KindEventPropertyIs, pushrules.KindEventPropertyContains:
+			if !scalar(mx.Value) {
+				continue
+			}
+			out[i].path, out[i].property, out[i].value = SplitPath(mx.Key), true, mx.Value
+			out[i].contains = mx.Kind == pushrules.KindEventPropertyContains
+		default:
+			out[i].mx = &mx
 		}
-		out[i] = condition{mx: &mx}
-		if mx.Kind != pushrules.KindContainsDisplayName {
-			out[i].memo = string(item)
+		if mx.Kind != pushrules.KindContainsDisplayName && (owner == "" || !strings.Contains(string(item), owner)) {
+			out[i].memo = cache.shared(string(item))
 		}
 	}
 	return out
+}
+
+// scalar reports whether a JSON value decoded into an any is a string,
+// number, boolean or null: what property conditions compare.
+func scalar(v any) bool {
+	switch v.(type) {
+	case string, float64, bool, nil:
+		return true
+	}
+	return false
 }
 
 // resultOf reads a rule's actions: notify, and the highlight tweak (true
@@ -184,23 +209,51 @@ func (r *compiledRule) matches(ev *Event, room pushrules.Room) bool {
 	return true
 }
 
+// Outcomes in Event.memo.
+const (
+	unknown uint8 = iota
+	unmatched
+	matched
+)
+
 func (c *condition) matches(ev *Event, room pushrules.Room) bool {
-	if c.memo == "" {
+	if c.memo < 0 {
 		return c.match(ev, room)
 	}
-	if v, ok := ev.memo[c.memo]; ok {
-		return v
+	if c.memo >= len(ev.memo) {
+		ev.memo = append(ev.memo, make([]uint8, c.memo+1-len(ev.memo))...)
+	} else if v := ev.memo[c.memo]; v != unknown {
+		return v == matched
 	}
 	v := c.match(ev, room)
-	ev.memo[c.memo] = v
+	ev.memo[c.memo] = unmatched
+	if v {
+		ev.memo[c.memo] = matched
+	}
 	return v
 }
 
 func (c *condition) match(ev *Event, room pushrules.Room) bool {
 	switch {
 	case c.glob != nil:
-		value, ok := lookup(ev.fields, c.path).(string)
-		return ok && c.glob.MatchString(value)
+		value, _ := lookup(ev.fields, c.path)
+		s, ok := value.(string)
+		return ok && c.glob.MatchString(s)
+	case c.property:
+		value, ok := lookup(ev.fields, c.path)
+		if !ok {
+			return false
+		}
+		if !c.contains {
+			return value == c.value // c.value is never a map or slice: no panic
+		}
+		list, _ := value.([]any)
+		for _, item := range list {
+			if item == c.value {
+				return true
+			}
+		}
+		return false
 	case c.mx != nil:
 		return c.mx.Match(room, ev.mx)
 	}
@@ -263,11 +316,14 @@ func globRegexp(glob string, words bool) *regexp.Regexp {
 	return regexp.MustCompile(b.String()) // every character is quoted or a valid operator
 }
 
-// globCache shares compiled globs between rulesets: most patterns are the
-// same in every user's rules. Regexps are safe for concurrent use.
-type globCache struct {
-	mu sync.Mutex
-	m  map[globKey]*regexp.Regexp
+// compileCache is what rulesets compiled by one Evaluator share: compiled
+// globs (most patterns are the same in every user's rules; regexps are
+// safe for concurrent use), and the indexes of shared conditions in
+// Event.memo.
+type compileCache struct {
+	mu     sync.Mutex
+	globs  map[globKey]*regexp.Regexp
+	shares map[string]int // a shared condition's JSON -> its index
 }
 
 type globKey struct {
@@ -275,26 +331,53 @@ type globKey struct {
 	words bool
 }
 
-// maxCachedGlobs bounds the cache; past it, it starts again empty.
-const maxCachedGlobs = 10_000
+// Cache bounds. Past maxCachedGlobs, the globs start again empty; past
+// maxSharedConditions, new conditions are not shared (an index, once
+// given, stays: compiled rulesets hold it).
+const (
+	maxCachedGlobs      = 10_000
+	maxSharedConditions = 1_000
+)
 
-// get returns the compiled glob, from the cache if c is not nil.
-func (c *globCache) get(glob string, words bool) *regexp.Regexp {
+// glob returns the compiled glob, from the cache if c is not nil.
+func (c *compileCache) glob(glob string, words bool) *regexp.Regexp {
 	if c == nil {
 		return globRegexp(glob, words)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	k := globKey{glob, words}
-	if re, ok := c.m[k]; ok {
+	if re, ok := c.globs[k]; ok {
 		return re
 	}
-	if c.m == nil || len(c.m) >= maxCachedGlobs {
-		c.m = map[globKey]*regexp.Regexp{}
+	if c.globs == nil || len(c.globs) >= maxCachedGlobs {
+		c.globs = map[globKey]*regexp.Regexp{}
 	}
 	re := globRegexp(glob, words)
-	c.m[k] = re
+	c.globs[k] = re
 	return re
+}
+
+// shared returns the index of a shared condition by its JSON, or -1 if c
+// is nil or full.
+func (c *compileCache) shared(cond string) int {
+	if c == nil {
+		return -1
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if i, ok := c.shares[cond]; ok {
+		return i
+	}
+	if len(c.shares) >= maxSharedConditions {
+		return -1
+	}
+	if c.shares == nil {
+		c.shares = map[string]int{}
+	}
+	i := len(c.shares)
+	c.shares[cond] = i
+	return i
 }
 
 // SplitPath splits a dot-separated property path, where "\." is a dot
@@ -320,18 +403,19 @@ func SplitPath(key string) []string {
 	return append(parts, cur.String())
 }
 
-// lookup follows a property path through nested objects; nil if absent.
-func lookup(v any, path []string) any {
+// lookup follows a property path through nested objects; ok is false if
+// there is nothing at its end.
+func lookup(v any, path []string) (_ any, ok bool) {
 	for _, key := range path {
-		obj, ok := v.(map[string]any)
-		if !ok {
-			return nil
+		obj, isObj := v.(map[string]any)
+		if !isObj {
+			return nil, false
 		}
 		if v, ok = obj[key]; !ok {
-			return nil
+			return nil, false
 		}
 	}
-	return v
+	return v, true
 }
 
 // Event is one event prepared for matching against many rulesets, one
@@ -341,9 +425,9 @@ type Event struct {
 	fields   map[string]any // the top-level properties event_match sees
 	body     string
 	hasBody  bool
-	mentions bool            // content has m.mentions
-	memo     map[string]bool // outcomes of conditions by condition.memo
-	lower    *string         // body lower-cased, once asked for
+	mentions bool    // content has m.mentions
+	memo     []uint8 // outcomes of shared conditions by condition.memo
+	lower    *string // body lower-cased, once asked for
 }
 
 func (ev *Event) lowerBody() string {
@@ -367,7 +451,6 @@ func NewEvent(eventID, roomID, sender, typ string, stateKey *string, content jso
 			StateKey: stateKey, Content: event.Content{VeryRaw: content, Raw: raw},
 		},
 		fields: map[string]any{"event_id": eventID, "room_id": roomID, "sender": sender, "type": typ, "content": raw},
-		memo:   map[string]bool{},
 	}
 	if stateKey != nil {
 		ev.fields["state_key"] = *stateKey

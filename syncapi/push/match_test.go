@@ -283,14 +283,14 @@ func BenchmarkCompiled_Match(b *testing.B) {
 // BenchmarkCompile is the cost of a cache miss: one user's ruleset, with
 // the globs the users share compiled already.
 func BenchmarkCompile(b *testing.B) {
-	var globs globCache
-	compile(Defaults(bob), &globs)
+	var cache compileCache
+	compile(Defaults(bob), &cache, bob)
 	rs := Defaults(alice)
 	b.ReportAllocs()
 	for b.Loop() {
-		compile(rs, &globs)
-		delete(globs.m, globKey{alice, false}) // the user's own patterns
-		delete(globs.m, globKey{"alice", true})
+		compile(rs, &cache, alice)
+		delete(cache.globs, globKey{alice, false}) // the user's own patterns
+		delete(cache.globs, globKey{"alice", true})
 	}
 }
 
@@ -312,13 +312,37 @@ func TestCompiled_Match_SharedEvent(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ev := mustEvent(t, admin, "m.room.message", nil, tc.content)
+			var cache compileCache
 			for _, u := range []string{alice, bob} {
-				res, ok := Compile(Defaults(u)).Match(ev, state.For(u))
+				res, ok := compile(Defaults(u), &cache, u).Match(ev, state.For(u))
 				if !ok || !res.Notify || res.Highlight != tc.want[u] {
 					t.Errorf("%s: got %+v (matched %v), want notify with highlight %v", u, res, ok, tc.want[u])
 				}
 			}
 		})
+	}
+}
+
+// TestCompile_SharedConditions: the server-default rules of many users
+// share the conditions that do not name the user, and only those.
+func TestCompile_SharedConditions(t *testing.T) {
+	var cache compileCache
+	compile(Defaults(alice), &cache, alice)
+	one := len(cache.shares)
+	if one == 0 {
+		t.Fatal("no condition of the default rules is shared")
+	}
+	for i := range 50 {
+		u := fmt.Sprintf("@user%d:test.local", i)
+		compile(Defaults(u), &cache, u)
+	}
+	if len(cache.shares) != one {
+		t.Errorf("after 51 users: %d shared conditions, want %d (one user's)", len(cache.shares), one)
+	}
+	for cond := range cache.shares {
+		if strings.Contains(cond, "@user") || strings.Contains(cond, alice) {
+			t.Errorf("a condition naming a user is shared: %s", cond)
+		}
 	}
 }
 
@@ -328,11 +352,11 @@ func TestCompiled_Match_SharedEvent(t *testing.T) {
 func BenchmarkMatch_1000Members(b *testing.B) {
 	var users []string
 	var rules []*Compiled
-	globs := &globCache{}
+	cache := &compileCache{}
 	for i := range 1000 {
 		u := fmt.Sprintf("@user%d:test.local", i)
 		users = append(users, u)
-		rules = append(rules, compile(Defaults(u), globs))
+		rules = append(rules, compile(Defaults(u), cache, u))
 	}
 	state := &RoomState{Members: 1000, DisplayName: func(u string) string { return "Member " + u[5:9] }}
 	content, _ := json.Marshal(text("a message for everyone in the room, mentioning nobody in particular"))
