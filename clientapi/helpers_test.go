@@ -40,6 +40,8 @@ type testServer struct {
 	Clock *storagetest.Clock
 	// Notifier tells whether a /sync long-poll is waiting.
 	Notifier *syncapi.Notifier
+	// Log is the server's logger (at warning level; errors fail the test).
+	Log *logrus.Logger
 }
 
 // testConfig is the default configuration made cheap and permissive for
@@ -128,7 +130,7 @@ func mustServer(t *testing.T, db *storage.DB, clock *storagetest.Clock, cfg *con
 		cancel()
 		wg.Wait()
 	})
-	return &testServer{URL: srv.URL, DB: db, Cfg: cfg, Clock: clock, Notifier: notifier}
+	return &testServer{URL: srv.URL, DB: db, Cfg: cfg, Clock: clock, Notifier: notifier, Log: log}
 }
 
 // testLogHook routes the server's log to the test: warnings are logged,

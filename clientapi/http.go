@@ -60,10 +60,9 @@ func (a *API) authed(h userFunc, guestsAllowed bool) handlerFunc {
 			return err
 		}
 		if info, ok := r.Context().Value(reqInfoKey{}).(*reqInfo); ok {
-			info.userID = s.UserID
+			info.userID = s.UserID // in the request's log lines from now on
 		}
-		ctx := logctx.With(r.Context(), logctx.From(r.Context()).WithField(logctx.FieldUserID, s.UserID))
-		return h(w, r.WithContext(ctx), s)
+		return h(w, r, s)
 	}
 }
 
@@ -82,14 +81,40 @@ func (a *API) wrap(h handlerFunc) http.Handler {
 
 var reqCounter atomic.Uint64
 
-// reqInfo collects what the access log line needs from inside the handler,
-// and holds the request's query parameters, decoded once.
+// reqInfo is the request's logctx.Source, with the user once known, and
+// holds the request's query parameters, decoded once.
 type reqInfo struct {
-	userID string
-	query  url.Values
+	log          logrus.FieldLogger
+	id           uint64
+	method, path string
+	userID       string
+	query        url.Values
 }
 
 type reqInfoKey struct{}
+
+// debugEnabled reports whether log writes debug lines.
+func debugEnabled(log logrus.FieldLogger) bool {
+	switch l := log.(type) {
+	case *logrus.Logger:
+		return l.IsLevelEnabled(logrus.DebugLevel)
+	case *logrus.Entry:
+		return l.Logger.IsLevelEnabled(logrus.DebugLevel)
+	}
+	return true
+}
+
+func (i *reqInfo) Logger() *logrus.Entry {
+	fields := logrus.Fields{
+		logctx.FieldReqID:  i.id,
+		logctx.FieldMethod: i.method,
+		logctx.FieldPath:   i.path, // never the query: it may hold an access token
+	}
+	if i.userID != "" {
+		fields[logctx.FieldUserID] = i.userID
+	}
+	return i.log.WithFields(fields)
+}
 
 // ServeHTTP answers CORS preflights, attaches the request logger, serves the
 // route, maps unknown paths (404) and wrong methods (405) to M_UNRECOGNIZED,
@@ -101,13 +126,8 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	start := time.Now()
-	entry := a.log.WithFields(logrus.Fields{
-		logctx.FieldReqID:  reqCounter.Add(1),
-		logctx.FieldMethod: r.Method,
-		logctx.FieldPath:   r.URL.Path, // never the query: it may hold an access token
-	})
-	info := &reqInfo{}
-	r = r.WithContext(context.WithValue(logctx.With(r.Context(), entry), reqInfoKey{}, info))
+	info := &reqInfo{log: a.log, id: reqCounter.Add(1), method: r.Method, path: r.URL.Path}
+	r = r.WithContext(context.WithValue(logctx.With(r.Context(), info), reqInfoKey{}, info))
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	defer func() {
 		if p := recover(); p != nil {
@@ -119,11 +139,10 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				mxerr.Write(rec, mxerr.Internal)
 			}
 		}
-		if entry.Logger.IsLevelEnabled(logrus.DebugLevel) {
-			logctx.From(r.Context()).WithFields(logrus.Fields{
-				logctx.FieldUserID: info.userID,
-				"status":           rec.status,
-				"duration_ms":      time.Since(start).Milliseconds(),
+		if debugEnabled(a.log) {
+			info.Logger().WithFields(logrus.Fields{
+				"status":      rec.status,
+				"duration_ms": time.Since(start).Milliseconds(),
 			}).Debug("request")
 		}
 	}()

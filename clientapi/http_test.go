@@ -4,10 +4,76 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/sirupsen/logrus"
 
 	"github.com/ganglion/ganglion/config"
 )
+
+// TestAPI_RequestLog: at debug level every request logs a line with its
+// id, method, path (never the query), status and, once authenticated, its
+// user; every line a request logs carries the same fields.
+func TestAPI_RequestLog(t *testing.T) {
+	eachServer(t, nil, func(t *testing.T, s *testServer) {
+		alice := s.mustRegister(t, "alice", "alice-password")
+		lines := &recordHook{}
+		s.Log.AddHook(lines)
+		s.Log.SetLevel(logrus.DebugLevel)
+		s.do(t, "GET", v3+"/account/whoami?secret=x", alice.Token, nil)
+		s.do(t, "GET", v3+"/account/whoami", "", nil)
+		s.Log.SetLevel(logrus.WarnLevel)
+		got := lines.taken()
+		if len(got) != 2 {
+			t.Fatalf("got %d log lines, want 2: %v", len(got), got)
+		}
+		for i, want := range []map[string]any{
+			{"method": "GET", "path": v3 + "/account/whoami", "status": 200, "user_id": alice.ID},
+			{"method": "GET", "path": v3 + "/account/whoami", "status": 401},
+		} {
+			e := got[i]
+			if e.Message != "request" {
+				t.Errorf("line %d: message %q, want request", i, e.Message)
+			}
+			for k, v := range want {
+				if e.Data[k] != v {
+					t.Errorf("line %d: %s is %v, want %v (%v)", i, k, e.Data[k], v, e.Data)
+				}
+			}
+			if _, ok := e.Data["user_id"]; ok && want["user_id"] == nil {
+				t.Errorf("line %d: a user_id without authentication: %v", i, e.Data)
+			}
+			if _, ok := e.Data["req_id"].(uint64); !ok {
+				t.Errorf("line %d: no request id: %v", i, e.Data)
+			}
+		}
+		if got[0].Data["req_id"] == got[1].Data["req_id"] {
+			t.Errorf("two requests with one id %v", got[0].Data["req_id"])
+		}
+	})
+}
+
+// recordHook keeps the log lines written at debug level and above.
+type recordHook struct {
+	mu      sync.Mutex
+	entries []*logrus.Entry
+}
+
+func (h *recordHook) Levels() []logrus.Level { return logrus.AllLevels }
+
+func (h *recordHook) Fire(e *logrus.Entry) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.entries = append(h.entries, e)
+	return nil
+}
+
+func (h *recordHook) taken() []*logrus.Entry {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.entries
+}
 
 // TestAPI_Unrecognized checks that unknown paths are 404 and known paths
 // with the wrong method 405, both M_UNRECOGNIZED.

@@ -24,16 +24,22 @@ const (
 
 type key struct{}
 
-// With returns a context carrying entry.
-func With(ctx context.Context, entry *logrus.Entry) context.Context {
-	return context.WithValue(ctx, key{}, entry)
+// Source makes a request's logger when something is logged: most
+// requests log nothing, and their fields then cost nothing.
+type Source interface {
+	Logger() *logrus.Entry
 }
 
-// From returns the logger in ctx, or a logger that discards everything if
-// there is none.
+// With returns a context carrying src.
+func With(ctx context.Context, src Source) context.Context {
+	return context.WithValue(ctx, key{}, src)
+}
+
+// From returns the logger of the Source in ctx, or a logger that discards
+// everything if there is none.
 func From(ctx context.Context) *logrus.Entry {
-	if e, ok := ctx.Value(key{}).(*logrus.Entry); ok {
-		return e
+	if src, ok := ctx.Value(key{}).(Source); ok {
+		return src.Logger()
 	}
 	l := logrus.New()
 	l.SetOutput(discard{})
