@@ -101,20 +101,28 @@ func (c *benchClient) do(ctx context.Context, method, path, token string, in, ou
 	if err != nil {
 		return took, fmt.Errorf("%s %s: read answer: %w", method, path, err)
 	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		e := &matrixError{Method: method, Path: cutQuery(path), Status: resp.StatusCode, body: data}
+	return took, decodeBenchAnswer(method, path, resp.StatusCode, data, out)
+}
+
+// decodeBenchAnswer decodes the body data of a 2xx answer to method path
+// into out (unless nil). Any other status is a *matrixError, which keeps a
+// copy of data (the caller may reuse it).
+func decodeBenchAnswer(method, path string, status int, data []byte, out any) error {
+	if status < 200 || status > 299 {
+		e := &matrixError{Method: method, Path: cutQuery(path), Status: status, body: bytes.Clone(data)}
 		_ = json.Unmarshal(data, e) // not JSON: the status says enough
-		return took, e
+		return e
 	}
+	var err error
 	if d, ok := out.(answerDecoder); ok {
 		err = d.decodeAnswer(data)
 	} else if out != nil {
 		err = json.Unmarshal(data, out)
 	}
 	if err != nil {
-		return took, fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+		return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
 	}
-	return took, nil
+	return nil
 }
 
 // cutQuery drops the query of a path for error messages (it may carry
