@@ -207,7 +207,6 @@ func (b *bench) sliding(ctx context.Context) error {
 // Times are durations since start (monotonic).
 type longpollRun struct {
 	b      *bench
-	client *benchClient // with a connection per member and room for long-polls
 	roomID string
 	sender string // user id of the sender
 	marker string // body of message i: marker + " " + i
@@ -234,7 +233,6 @@ func (b *bench) longpoll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer lp.client.http.CloseIdleConnections()
 	since := make([]string, len(users))
 	err = b.setup(ctx, "initial sync", len(users), func(ctx context.Context, i int) error {
 		a, _, err := b.client.sync(ctx, users[i], "", 0, benchPollFilter)
@@ -244,13 +242,20 @@ func (b *bench) longpoll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	conns := make([]*pollConn, len(users))
+	for m, u := range users {
+		if conns[m], err = newPollConn(o.URL, u.Token, benchPollTimeout, benchPollFilter, benchPollTimeout+o.Timeout); err != nil {
+			return err
+		}
+	}
 	pollCtx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	for m, u := range users {
+	for m, pc := range conns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			lp.poll(pollCtx, m, u, since[m])
+			defer pc.close()
+			lp.poll(pollCtx, m, pc, since[m])
 		}()
 	}
 	err = lp.measure(ctx, users[0], o.Users)
@@ -272,8 +277,7 @@ func (b *bench) longpollSetup(ctx context.Context) (*longpollRun, []*benchUser, 
 		return nil, nil, err
 	}
 	lp := &longpollRun{
-		b: b, client: newBenchClient(o.URL, o.Users+benchSetupWorkers+4, benchPollTimeout+o.Timeout),
-		roomID: roomID, sender: users[0].ID, marker: "bench longpoll " + b.prefix, start: time.Now(),
+		b: b, roomID: roomID, sender: users[0].ID, marker: "bench longpoll " + b.prefix, start: time.Now(),
 		sentAt: make([]atomic.Int64, o.Messages), got: make([][]time.Duration, o.Users),
 	}
 	for m := range lp.got {
@@ -290,13 +294,13 @@ func (o benchOptions) longpollIdle() time.Duration {
 	return benchIdlePhase
 }
 
-// poll is member m's client: long-poll after long-poll from since until
-// ctx ends, taking the arrival of each measured message.
-func (lp *longpollRun) poll(ctx context.Context, m int, u *benchUser, since string) {
+// poll is member m's client: long-poll after long-poll on pc from since
+// until ctx ends, taking the arrival of each measured message.
+func (lp *longpollRun) poll(ctx context.Context, m int, pc *pollConn, since string) {
 	lp.polling.Add(1)
 	for ctx.Err() == nil {
 		sent := lp.now()
-		a, took, err := lp.client.sync(ctx, u, since, benchPollTimeout, benchPollFilter)
+		a, took, err := pc.sync(ctx, since)
 		if ctx.Err() != nil {
 			return
 		}
@@ -385,7 +389,7 @@ func (lp *longpollRun) sendAll(ctx context.Context, sender *benchUser, members i
 			return ctx.Err()
 		}
 		lp.sentAt[i].Store(int64(lp.now()))
-		took, err := lp.client.send(ctx, sender, lp.roomID, fmt.Sprintf("%s %d", lp.marker, i))
+		took, err := b.client.send(ctx, sender, lp.roomID, fmt.Sprintf("%s %d", lp.marker, i))
 		if err != nil {
 			res.Errors++
 			b.recordError(err)
