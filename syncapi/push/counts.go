@@ -16,6 +16,12 @@ import (
 // commit, and a stored count read while the flight was still "pending"
 // cannot include it.
 
+// While the batch commits, the counts of a member it changes are its base
+// (read before its transaction) plus its changes, unless another
+// transaction changed them meanwhile: then Counts waits for the batch to
+// land. A /sync woken by the batch's events comes just when its
+// transaction commits, and would otherwise wait for its fsync.
+
 // flight is an evaluated batch whose notifications are being stored.
 type flight struct {
 	rooms      map[userRoom]*roomCounts
@@ -124,6 +130,16 @@ func (e *Evaluator) Counts(ctx context.Context, userID, roomID string) ([]storag
 		committing := f != nil && f.committing
 		e.mu.Unlock()
 		if committing {
+			k := userRoom{userID, roomID}
+			base, based := f.bases[k]
+			switch {
+			case !based: // the batch stores nothing of the user's in the room
+				return e.db.NotificationCounts(ctx, userID, roomID)
+			case e.db.UnreadGen(userID, roomID) == base.gen:
+				// Nothing but perhaps the batch was stored since the base
+				// was read: what storage holds or is about to.
+				return f.rooms[k].apply(base.counts), nil
+			}
 			select { // the stored counts may or may not include it: wait until they do
 			case <-f.landed:
 			case <-ctx.Done():

@@ -95,24 +95,58 @@ func TestEvaluator_CountsInFlight(t *testing.T) {
 			})
 		}
 
-		t.Run("committing", func(t *testing.T) { // stored, not yet landed: counted once
+		t.Run("committing", func(t *testing.T) { // stored, not yet landed: counted once, without waiting
 			f := newFlight()
 			n := notification(9, storage.MainThread, false)
 			f.add(n)
+			if err := e.readBases(t.Context(), f); err != nil {
+				t.Fatal(err)
+			}
+			f.committing = true
+			e.flight = f
+			defer e.land(f)
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
+			got, err := e.Counts(ctx, countsUser, countsRoom) // before the commit
+			if err != nil || render(got) != "$root=1/0 main=3/1 " {
+				t.Fatalf("before the commit: got %q, %v; want the stored counts with the batch", render(got), err)
+			}
+			got, err = e.Counts(ctx, "@carol:test.local", countsRoom)
+			if err != nil || render(got) != "" {
+				t.Fatalf("a member the batch does not change: got %q, %v; want none", render(got), err)
+			}
+		})
+		t.Run("committing after another change", func(t *testing.T) { // a receipt: wait for the batch
+			f := newFlight()
+			n := notification(10, storage.MainThread, false)
+			f.add(n)
+			if err := e.readBases(t.Context(), f); err != nil {
+				t.Fatal(err)
+			}
 			if err := db.WithTx(t.Context(), func(ctx context.Context, tx *storage.Tx) error {
-				return tx.AddNotifications(ctx, []storage.Notification{n})
+				if _, err := tx.MarkNotificationsRead(ctx, countsUser, countsRoom, "", 9); err != nil {
+					return err
+				}
+				return tx.AddNotifications(ctx, []storage.Notification{n}) // the batch's commit
 			}); err != nil {
 				t.Fatal(err)
 			}
 			f.committing = true
 			e.flight = f
+			landed := make(chan struct{})
 			go func() {
 				time.Sleep(20 * time.Millisecond)
+				close(landed)
 				e.land(f)
 			}()
 			got, err := e.Counts(t.Context(), countsUser, countsRoom)
-			if err != nil || render(got) != "$root=1/0 main=3/1 " {
-				t.Fatalf("got %q, %v; want the stored counts with the batch once", render(got), err)
+			select {
+			case <-landed:
+			default:
+				t.Error("counts answered before the batch landed")
+			}
+			if err != nil || render(got) != "main=1/0 " {
+				t.Fatalf("got %q, %v; want the stored counts", render(got), err)
 			}
 		})
 	})
