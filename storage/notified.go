@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -67,13 +68,14 @@ func compactActions(actions json.RawMessage) ([]byte, error) {
 func (tx *Tx) insertEventNotifications(ctx context.Context, ns []Notification) error {
 	type event struct {
 		first   Notification
-		actions [][]byte
-		users   []Notification
+		actions [][]byte // per notification of the event
+		users   []int    // the event's notifications, by index in ns
+		size    int      // of its users column, without actions
 	}
 	var events []*event
 	byPos := map[int64]*event{}
 	compacted := map[string][]byte{} // most notifications share their rule's actions
-	for _, n := range ns {
+	for i, n := range ns {
 		e := byPos[n.StreamPos]
 		if e == nil {
 			e = &event{first: n}
@@ -89,28 +91,28 @@ func (tx *Tx) insertEventNotifications(ctx context.Context, ns []Notification) e
 			compacted[string(n.Actions)] = a
 		}
 		e.actions = append(e.actions, a)
-		e.users = append(e.users, n)
+		e.users = append(e.users, i)
+		e.size += len(n.UserID) + 3
 	}
+	var users []byte // reused: each row's column is copied into a string
 	for start := 0; start < len(events); start += notificationRows {
 		chunk := events[start:min(start+notificationRows, len(events))]
 		args := make([]any, 0, len(chunk)*7)
-		values := make([]string, len(chunk))
-		for i, e := range chunk {
+		for _, e := range chunk {
 			common := mostCommon(e.actions)
-			var users []byte
-			for j, n := range e.users {
+			users = slices.Grow(users[:0], e.size)
+			for j, i := range e.users {
 				a := e.actions[j]
 				if bytes.Equal(a, common) {
 					a = nil
 				}
-				users = appendNotified(users, n.UserID, n.Highlight, a)
+				users = appendNotified(users, ns[i].UserID, ns[i].Highlight, a)
 			}
-			values[i] = "(" + placeholdersFrom(len(args)+1, 7) + ")"
 			args = append(args, e.first.StreamPos, e.first.RoomID, e.first.EventID, e.first.ThreadID, millis(tx.Now),
 				string(common), string(users))
 		}
 		if _, err := tx.tx.ExecContext(ctx, `INSERT INTO event_notifications
-			(stream_pos, room_id, event_id, thread_id, ts, actions, users) VALUES `+strings.Join(values, ", "),
+			(stream_pos, room_id, event_id, thread_id, ts, actions, users) VALUES `+rowPlaceholders(len(chunk), 7),
 			args...); err != nil {
 			return fmt.Errorf("insert notifications: %w", err)
 		}
@@ -118,20 +120,49 @@ func (tx *Tx) insertEventNotifications(ctx context.Context, ns []Notification) e
 	return nil
 }
 
-// mostCommon returns the value that occurs most often in vs (the first of
-// equals), vs not empty.
+// mostCommon returns the value that occurs most often in vs (of equals,
+// the first to reach the count), vs not empty. vs usually holds a few distinct values, told
+// apart by comparison; past mostCommonScan of them a map counts.
 func mostCommon(vs [][]byte) []byte {
-	seen := map[string]int{}
-	best, bestN := vs[0], 0
+	type tally struct {
+		v []byte
+		n int
+	}
+	var (
+		seen  []tally
+		index map[string]int // into seen, once it is long
+	)
+	best := 0
 	for _, v := range vs {
-		n := seen[string(v)] + 1
-		seen[string(v)] = n
-		if n > bestN {
-			best, bestN = v, n
+		i := -1
+		if index != nil {
+			if j, ok := index[string(v)]; ok {
+				i = j
+			}
+		} else {
+			i = slices.IndexFunc(seen, func(t tally) bool { return bytes.Equal(t.v, v) })
+		}
+		if i < 0 {
+			i = len(seen)
+			seen = append(seen, tally{v: v})
+			if index != nil {
+				index[string(v)] = i
+			} else if len(seen) > mostCommonScan {
+				index = make(map[string]int, 2*len(seen))
+				for j, t := range seen {
+					index[string(t.v)] = j
+				}
+			}
+		}
+		seen[i].n++
+		if seen[i].n > seen[best].n {
+			best = i
 		}
 	}
-	return best
+	return seen[best].v
 }
+
+const mostCommonScan = 8
 
 // countNotified counts a user's notifications in a room's thread after
 // stream position after, and how many of them are highlights.

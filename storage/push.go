@@ -41,17 +41,21 @@ const notificationRows = 100
 // row of event_notifications.
 func (tx *Tx) AddNotifications(ctx context.Context, ns []Notification) error {
 	type key struct{ user, room, thread string }
-	type sums struct{ notify, highlights, last int64 }
-	counts := map[key]*sums{}
-	var keys []key // in first-seen order, so that statements are deterministic
+	type sums struct {
+		key
+		notify, highlights, last int64
+	}
+	index := make(map[key]int, len(ns))
+	var counts []sums // in first-seen order, so that statements are deterministic
 	for _, n := range ns {
 		k := key{n.UserID, n.RoomID, n.ThreadID}
-		c := counts[k]
-		if c == nil {
-			c = &sums{}
-			counts[k] = c
-			keys = append(keys, k)
+		i, ok := index[k]
+		if !ok {
+			i = len(counts)
+			index[k] = i
+			counts = append(counts, sums{key: k})
 		}
+		c := &counts[i]
 		c.notify++
 		if n.Highlight {
 			c.highlights++
@@ -61,20 +65,19 @@ func (tx *Tx) AddNotifications(ctx context.Context, ns []Notification) error {
 	if err := tx.insertEventNotifications(ctx, ns); err != nil {
 		return err
 	}
-	for _, k := range keys {
-		tx.unreadChanged(k.user, k.room)
+	for _, c := range counts {
+		tx.unreadChanged(c.user, c.room)
 	}
-	for start := 0; start < len(keys); start += notificationRows {
-		chunk := keys[start:min(start+notificationRows, len(keys))]
-		args := make([]any, 0, len(chunk)*6)
-		values := make([]string, len(chunk))
-		for i, k := range chunk {
-			values[i] = "(" + placeholdersFrom(len(args)+1, 6) + ")"
-			c := counts[k]
-			args = append(args, k.user, k.room, k.thread, c.notify, c.highlights, c.last)
+	args := make([]any, 0, min(len(counts), notificationRows)*6)
+	var room, thread boxed // a batch's rows share few rooms and threads
+	for start := 0; start < len(counts); start += notificationRows {
+		chunk := counts[start:min(start+notificationRows, len(counts))]
+		args = args[:0]
+		for _, c := range chunk {
+			args = append(args, c.user, room.of(c.room), thread.of(c.thread), c.notify, c.highlights, c.last)
 		}
 		if _, err := tx.tx.ExecContext(ctx, `INSERT INTO notification_counts
-			(user_id, room_id, thread_id, notification_count, highlight_count, last_pos) VALUES `+strings.Join(values, ", ")+`
+			(user_id, room_id, thread_id, notification_count, highlight_count, last_pos) VALUES `+rowPlaceholders(len(chunk), 6)+`
 			ON CONFLICT (user_id, room_id, thread_id) DO UPDATE SET
 			notification_count = notification_counts.notification_count + excluded.notification_count,
 			highlight_count = notification_counts.highlight_count + excluded.highlight_count,
@@ -84,6 +87,20 @@ func (tx *Tx) AddNotifications(ctx context.Context, ns []Notification) error {
 		}
 	}
 	return nil
+}
+
+// boxed is a string as a statement argument, boxed once for the rows
+// that repeat it one after another.
+type boxed struct {
+	s   string
+	arg any
+}
+
+func (b *boxed) of(s string) any {
+	if b.arg == nil || b.s != s {
+		b.s, b.arg = s, s
+	}
+	return b.arg
 }
 
 // MarkNotificationsRead marks a user's notifications in a room read up to

@@ -3,7 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
-	"strings"
+	"strconv"
 )
 
 // Relation is one event's relation to another (its content.m.relates_to).
@@ -121,14 +121,30 @@ type ThreadRoot struct {
 
 // placeholdersFrom returns "$from, ..., $(from+n-1)".
 func placeholdersFrom(from, n int) string {
-	var b strings.Builder
-	for i := 0; i < n; i++ {
+	return string(appendPlaceholders(make([]byte, 0, n*6), from, n))
+}
+
+func appendPlaceholders(b []byte, from, n int) []byte {
+	for i := range n {
 		if i > 0 {
-			b.WriteString(", ")
+			b = append(b, ", "...)
 		}
-		fmt.Fprintf(&b, "$%d", from+i)
+		b = strconv.AppendInt(append(b, '$'), int64(from+i), 10)
 	}
-	return b.String()
+	return b
+}
+
+// rowPlaceholders returns the placeholders of a multi-row VALUES: rows
+// parenthesized lists of cols, from $1 on.
+func rowPlaceholders(rows, cols int) string {
+	b := make([]byte, 0, rows*(cols*6+4))
+	for r := range rows {
+		if r > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(appendPlaceholders(append(b, '('), 1+r*cols, cols), ')')
+	}
+	return string(b)
 }
 
 // RelationOf returns the relation an event has to another, or ErrNotFound
