@@ -2,6 +2,7 @@ package push
 
 import (
 	"context"
+	"slices"
 
 	"github.com/ganglion/ganglion/storage"
 )
@@ -45,12 +46,23 @@ type userRoom struct{ user, room string }
 // it reads (all of them if readAll), then adds.
 type roomCounts struct {
 	readAll bool
-	threads map[string]*threadCounts
+	threads []threadCounts // mostly one: the main timeline's
 }
 
 type threadCounts struct {
+	id                 string
 	read               bool // the stored count drops to zero
 	notify, highlights int64
+}
+
+// thread returns the thread's changes, nil if there are none.
+func (rc *roomCounts) thread(id string) *threadCounts {
+	for i := range rc.threads {
+		if rc.threads[i].id == id {
+			return &rc.threads[i]
+		}
+	}
+	return nil
 }
 
 func newFlight() *flight {
@@ -61,7 +73,7 @@ func (f *flight) room(user, room string) *roomCounts {
 	k := userRoom{user, room}
 	rc := f.rooms[k]
 	if rc == nil {
-		rc = &roomCounts{threads: map[string]*threadCounts{}}
+		rc = &roomCounts{}
 		f.rooms[k] = rc
 	}
 	return rc
@@ -70,10 +82,10 @@ func (f *flight) room(user, room string) *roomCounts {
 // add counts a notification.
 func (f *flight) add(n storage.Notification) {
 	rc := f.room(n.UserID, n.RoomID)
-	tc := rc.threads[n.ThreadID]
+	tc := rc.thread(n.ThreadID)
 	if tc == nil {
-		tc = &threadCounts{}
-		rc.threads[n.ThreadID] = tc
+		rc.threads = append(rc.threads, threadCounts{id: n.ThreadID})
+		tc = &rc.threads[len(rc.threads)-1]
 	}
 	tc.notify++
 	if n.Highlight {
@@ -89,35 +101,35 @@ func (f *flight) read(r storage.Notification) {
 	rc := f.room(r.UserID, r.RoomID)
 	if r.ThreadID == "" {
 		rc.readAll = true
-		clear(rc.threads)
+		rc.threads = rc.threads[:0]
 		return
 	}
-	rc.threads[r.ThreadID] = &threadCounts{read: true}
+	if tc := rc.thread(r.ThreadID); tc != nil {
+		*tc = threadCounts{id: r.ThreadID, read: true}
+		return
+	}
+	rc.threads = append(rc.threads, threadCounts{id: r.ThreadID, read: true})
 }
 
 // apply returns stored counts with the batch's changes.
 func (rc *roomCounts) apply(stored []storage.ThreadCounts) []storage.ThreadCounts {
-	sum := make(map[string]storage.ThreadCounts, len(stored)+len(rc.threads))
+	out := make([]storage.ThreadCounts, 0, len(stored)+len(rc.threads))
 	for _, c := range stored {
-		if tc := rc.threads[c.ThreadID]; rc.readAll || (tc != nil && tc.read) {
+		if tc := rc.thread(c.ThreadID); rc.readAll || (tc != nil && tc.read) {
 			continue
 		}
-		sum[c.ThreadID] = c
+		out = append(out, c)
 	}
-	for thread, tc := range rc.threads {
-		c := sum[thread]
-		c.ThreadID = thread
-		c.Notify += tc.notify
-		c.Highlights += tc.highlights
-		sum[thread] = c
-	}
-	out := make([]storage.ThreadCounts, 0, len(sum))
-	for _, c := range sum {
-		if c.Notify > 0 {
-			out = append(out, c)
+	for _, tc := range rc.threads {
+		i := slices.IndexFunc(out, func(c storage.ThreadCounts) bool { return c.ThreadID == tc.id })
+		if i < 0 {
+			i = len(out)
+			out = append(out, storage.ThreadCounts{ThreadID: tc.id})
 		}
+		out[i].Notify += tc.notify
+		out[i].Highlights += tc.highlights
 	}
-	return out
+	return slices.DeleteFunc(out, func(c storage.ThreadCounts) bool { return c.Notify <= 0 })
 }
 
 // Counts returns a user's unread notification counts in a room per

@@ -233,7 +233,7 @@ func (e *Evaluator) match(ctx context.Context, ev roomserver.Event, total int, m
 		return nil, err
 	}
 	state, loadErr := e.roomState(ctx, roomID, total, members)
-	var notes []storage.Notification
+	notes := make([]storage.Notification, 0, len(users))
 	for _, u := range users {
 		if rules[u].ignored[sender] {
 			continue
