@@ -40,7 +40,7 @@ type compiledRule struct {
 	kind   Kind
 	id     string
 	legacy bool
-	conds  []condition
+	conds  []*condition   // shared between rulesets: not to be changed
 	body   *regexp.Regexp // content rules
 	// literal is a content rule's pattern, lower-cased, when it has no
 	// wildcards (as the default .m.rule.contains_user_name): a word search
@@ -55,7 +55,8 @@ type compiledRule struct {
 type condition struct {
 	path     []string
 	glob     *regexp.Regexp
-	property bool // event_property_is, or with contains event_property_contains
+	literal  string // an event_match pattern without wildcards (glob is nil)
+	property bool   // event_property_is, or with contains event_property_contains
 	contains bool
 	value    any // a property condition's value: a string, float64, bool or nil
 	mx       *pushrules.PushCondition
@@ -101,35 +102,54 @@ func compile(rs *Ruleset, cache *compileCache, owner string) *Compiled {
 	return c
 }
 
-func compileConditions(raw json.RawMessage, cache *compileCache, owner string) []condition {
+// compileConditions compiles a rule's conditions; those every ruleset may
+// hold (not naming the owner, not asking for its display name) come from
+// the cache when it has them, compiled once for every user.
+func compileConditions(raw json.RawMessage, cache *compileCache, owner string) []*condition {
 	var items []json.RawMessage
 	if err := json.Unmarshal(raw, &items); err != nil {
-		return []condition{{memo: -1}} // never matches
+		return []*condition{{memo: -1}} // never matches
 	}
-	out := make([]condition, len(items))
+	out := make([]*condition, len(items))
 	for i, item := range items {
-		out[i] = condition{memo: -1}
-		var mx pushrules.PushCondition
-		if err := json.Unmarshal(item, &mx); err != nil {
+		if c := cache.sharedCondition(string(item)); c != nil {
+			out[i] = c
 			continue
 		}
-		switch mx.Kind {
-		case pushrules.KindEventMatch:
-			out[i].path, out[i].glob = SplitPath(mx.Key), cache.glob(mx.Pattern, mx.Key == "content.body")
-		case pushrules.KindEventPropertyIs, pushrules.KindEventPropertyContains:
-			if !scalar(mx.Value) {
-				continue
-			}
-			out[i].path, out[i].property, out[i].value = SplitPath(mx.Key), true, mx.Value
-			out[i].contains = mx.Kind == pushrules.KindEventPropertyContains
-		default:
-			out[i].mx = &mx
+		c, mx := compileCondition(item, cache)
+		if mx != nil && mx.Kind != pushrules.KindContainsDisplayName && (owner == "" || !strings.Contains(string(item), owner)) {
+			c = cache.share(string(item), c)
 		}
-		if mx.Kind != pushrules.KindContainsDisplayName && (owner == "" || !strings.Contains(string(item), owner)) {
-			out[i].memo = cache.shared(string(item))
-		}
+		out[i] = c
 	}
 	return out
+}
+
+// compileCondition compiles one condition; mx is nil if it is malformed.
+func compileCondition(item json.RawMessage, cache *compileCache) (*condition, *pushrules.PushCondition) {
+	c := &condition{memo: -1}
+	var mx pushrules.PushCondition
+	if err := json.Unmarshal(item, &mx); err != nil {
+		return c, nil
+	}
+	switch mx.Kind {
+	case pushrules.KindEventMatch:
+		c.path = SplitPath(mx.Key)
+		if words := mx.Key == "content.body"; words || strings.ContainsAny(mx.Pattern, "*?") {
+			c.glob = cache.glob(mx.Pattern, words)
+		} else {
+			c.literal = mx.Pattern
+		}
+	case pushrules.KindEventPropertyIs, pushrules.KindEventPropertyContains:
+		if !scalar(mx.Value) {
+			return c, &mx
+		}
+		c.path, c.property, c.value = SplitPath(mx.Key), true, mx.Value
+		c.contains = mx.Kind == pushrules.KindEventPropertyContains
+	default:
+		c.mx = &mx
+	}
+	return c, &mx
 }
 
 // scalar reports whether a JSON value decoded into an any is a string,
@@ -239,6 +259,10 @@ func (c *condition) match(ev *Event, room pushrules.Room) bool {
 		value, _ := lookup(ev.fields, c.path)
 		s, ok := value.(string)
 		return ok && c.glob.MatchString(s)
+	case c.path != nil && !c.property: // a literal event_match: the whole value, ignoring case
+		value, _ := lookup(ev.fields, c.path)
+		s, ok := value.(string)
+		return ok && strings.EqualFold(s, c.literal)
 	case c.property:
 		value, ok := lookup(ev.fields, c.path)
 		if !ok {
@@ -318,12 +342,12 @@ func globRegexp(glob string, words bool) *regexp.Regexp {
 
 // compileCache is what rulesets compiled by one Evaluator share: compiled
 // globs (most patterns are the same in every user's rules; regexps are
-// safe for concurrent use), and the indexes of shared conditions in
-// Event.memo.
+// safe for concurrent use), and the conditions every ruleset may hold,
+// compiled once, with their index in Event.memo.
 type compileCache struct {
 	mu     sync.Mutex
 	globs  map[globKey]*regexp.Regexp
-	shares map[string]int // a shared condition's JSON -> its index
+	shares map[string]*condition // by the condition's JSON
 }
 
 type globKey struct {
@@ -332,8 +356,8 @@ type globKey struct {
 }
 
 // Cache bounds. Past maxCachedGlobs, the globs start again empty; past
-// maxSharedConditions, new conditions are not shared (an index, once
-// given, stays: compiled rulesets hold it).
+// maxSharedConditions, new conditions are compiled per ruleset (an index,
+// once given, stays: compiled rulesets hold it).
 const (
 	maxCachedGlobs      = 10_000
 	maxSharedConditions = 1_000
@@ -358,26 +382,39 @@ func (c *compileCache) glob(glob string, words bool) *regexp.Regexp {
 	return re
 }
 
-// shared returns the index of a shared condition by its JSON, or -1 if c
-// is nil or full.
-func (c *compileCache) shared(cond string) int {
+// sharedCondition returns the shared condition with the JSON, nil if
+// there is none (or c is nil).
+func (c *compileCache) sharedCondition(cond string) *condition {
 	if c == nil {
-		return -1
+		return nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if i, ok := c.shares[cond]; ok {
-		return i
+	return c.shares[cond]
+}
+
+// share makes the compiled condition with the JSON shared, with the next
+// index, and returns the shared one: compiled is dropped if another
+// ruleset shared the condition first. Past maxSharedConditions (or with c
+// nil), it returns compiled, not shared.
+func (c *compileCache) share(cond string, compiled *condition) *condition {
+	if c == nil {
+		return compiled
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if shared, ok := c.shares[cond]; ok {
+		return shared
 	}
 	if len(c.shares) >= maxSharedConditions {
-		return -1
+		return compiled
 	}
 	if c.shares == nil {
-		c.shares = map[string]int{}
+		c.shares = map[string]*condition{}
 	}
-	i := len(c.shares)
-	c.shares[cond] = i
-	return i
+	compiled.memo = len(c.shares)
+	c.shares[cond] = compiled
+	return compiled
 }
 
 // SplitPath splits a dot-separated property path, where "\." is a dot
