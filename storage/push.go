@@ -268,6 +268,10 @@ const maxCachedUnread = 100_000
 // out. Every woken /sync asks for them: they are cached until a commit
 // changes them. The slice is shared: callers must not change it.
 func (db *DB) NotificationCounts(ctx context.Context, userID, roomID string) ([]ThreadCounts, error) {
+	key := [2]string{userID, roomID}
+	if cached, ok := db.unread.Get(key, db.unreadGens.Of(key)); ok { // every /sync asks: no maps for one user
+		return cached, nil
+	}
 	read, err := db.NotificationCountsIn(ctx, roomID, []string{userID})
 	if err != nil {
 		return nil, err

@@ -76,6 +76,9 @@ func (run *syncRun) presence(ctx context.Context, resp *Response) error {
 		}
 		changed = append(known, changed...)
 	}
+	if len(changed) == 0 {
+		return nil
+	}
 	f := run.filter.Presence
 	seen := map[string]bool{}
 	var events []presenceEvent
@@ -104,14 +107,20 @@ func (run *syncRun) newRoommates(ctx context.Context) ([]string, error) {
 	if run.initial || run.to.Events <= run.since.Events {
 		return nil, nil
 	}
-	users := map[string]bool{}
+	var users map[string]bool // made on first use: most syncs have no newcomer
+	add := func(u string) {
+		if users == nil {
+			users = map[string]bool{}
+		}
+		users[u] = true
+	}
 	moves, err := run.membershipChanges(ctx)
 	if err != nil {
 		return nil, err
 	}
 	for _, m := range moves {
 		if m.Membership == spec.Join && m.UserID != run.req.UserID {
-			users[m.UserID] = true
+			add(m.UserID)
 		}
 	}
 	memberships, err := run.s.userMemberships(ctx, run.req.UserID)
@@ -128,9 +137,12 @@ func (run *syncRun) newRoommates(ctx context.Context) ([]string, error) {
 		}
 		for _, ev := range members {
 			if u := *ev.StateKey(); u != run.req.UserID {
-				users[u] = true
+				add(u)
 			}
 		}
+	}
+	if users == nil {
+		return nil, nil
 	}
 	return slices.Sorted(maps.Keys(users)), nil
 }

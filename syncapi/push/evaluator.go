@@ -304,6 +304,12 @@ func (e *Evaluator) IgnoredListChanged(userID string) { e.invalidate(userID) }
 // shares with the user's rules. The map is shared: callers must not
 // change it.
 func (e *Evaluator) Ignored(ctx context.Context, userID string) (map[string]bool, error) {
+	e.cacheMu.Lock()
+	cached, ok := e.rulesets[userID]
+	e.cacheMu.Unlock()
+	if ok { // every /sync asks: no map for one user
+		return cached.ignored, nil
+	}
 	c, err := e.compiledRules(ctx, []string{userID})
 	if err != nil {
 		return nil, err
