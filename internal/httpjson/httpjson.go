@@ -129,8 +129,13 @@ func depth(data []byte) int {
 // response (set, never changed in place).
 var contentType = []string{"application/json"}
 
-// Write sends v as a JSON response with the given status, encoded as
-// json.Marshal encodes it.
+// Appender is a value that appends its own JSON encoding.
+type Appender interface {
+	AppendJSON(b []byte) ([]byte, error)
+}
+
+// Write sends v as a JSON response with the given status: as v appends
+// it if v is an Appender, else encoded as json.Marshal encodes it.
 func Write(w http.ResponseWriter, status int, v any) error {
 	buf := buffers.Get().(*bytes.Buffer)
 	defer func() {
@@ -139,12 +144,23 @@ func Write(w http.ResponseWriter, status int, v any) error {
 		}
 	}()
 	buf.Reset()
-	if err := json.NewEncoder(buf).Encode(v); err != nil {
-		return err
+	var body []byte
+	if a, ok := v.(Appender); ok {
+		data, err := a.AppendJSON(buf.AvailableBuffer())
+		if err != nil {
+			return err
+		}
+		buf.Write(data) // in place when it fitted: keeps the grown buffer for the next
+		body = buf.Bytes()
+	} else {
+		if err := json.NewEncoder(buf).Encode(v); err != nil {
+			return err
+		}
+		body = bytes.TrimSuffix(buf.Bytes(), newline) // Encode ends with a newline, Marshal does not
 	}
 	w.Header()["Content-Type"] = contentType
 	w.WriteHeader(status)
-	_, err := w.Write(bytes.TrimSuffix(buf.Bytes(), newline)) // Encode ends with a newline, Marshal does not
+	_, err := w.Write(body)
 	return err
 }
 
