@@ -130,6 +130,14 @@ func mustPolls(t *testing.T, pc *pollConn, n, pad int) {
 	}
 }
 
+// wantKeptAlive fails the test unless the server saw one connection.
+func wantKeptAlive(t *testing.T, s *pollServer) {
+	t.Helper()
+	if got := s.conns.Load(); got != 1 {
+		t.Errorf("got %d connections, want 1 kept alive", got)
+	}
+}
+
 func TestPollConn_Sync(t *testing.T) {
 	lengths := func(pad int) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
@@ -141,9 +149,7 @@ func TestPollConn_Sync(t *testing.T) {
 	t.Run("OK/ContentLength", func(t *testing.T) {
 		s := mustPollServer(t, false, lengths(10000))
 		mustPolls(t, mustPollConn(t, s, time.Minute), 5, 10000)
-		if got := s.conns.Load(); got != 1 {
-			t.Errorf("got %d connections, want 1 kept alive", got)
-		}
+		wantKeptAlive(t, s)
 	})
 	t.Run("OK/Chunked", func(t *testing.T) {
 		s := mustPollServer(t, false, func(w http.ResponseWriter, r *http.Request) {
@@ -157,9 +163,7 @@ func TestPollConn_Sync(t *testing.T) {
 			w.Header().Set("X-Bench", "trailer")
 		})
 		mustPolls(t, mustPollConn(t, s, time.Minute), 5, 10000)
-		if got := s.conns.Load(); got != 1 {
-			t.Errorf("got %d connections, want 1 kept alive", got)
-		}
+		wantKeptAlive(t, s)
 		wire := s.written()
 		if n := strings.Count(wire, "Transfer-Encoding: chunked\r\n"); n != 5 || strings.Count(wire, "\r\nX-Bench: trailer\r\n\r\n") != 5 {
 			t.Errorf("got %d chunked answers with trailers, want 5:\n%.300s", n, wire)
@@ -168,9 +172,7 @@ func TestPollConn_Sync(t *testing.T) {
 	t.Run("OK/TLS", func(t *testing.T) {
 		s := mustPollServer(t, true, lengths(100))
 		mustPolls(t, mustPollConn(t, s, time.Minute), 3, 100)
-		if got := s.conns.Load(); got != 1 {
-			t.Errorf("got %d connections, want 1 kept alive", got)
-		}
+		wantKeptAlive(t, s)
 	})
 	t.Run("OK/ConnectionClose", func(t *testing.T) {
 		s := mustPollServer(t, false, func(w http.ResponseWriter, r *http.Request) {
