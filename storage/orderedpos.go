@@ -148,27 +148,30 @@ func (ep *orderedPositions) wait(pos int64) {
 // transaction that took a position before has ended, so every position up
 // to a sequence's last is settled.
 func (db *DB) loadOrderedPositions(ctx context.Context) error {
-	db.ordered = map[string]*orderedPositions{}
-	for _, stream := range orderedStreams {
-		var (
-			last   int64
-			called bool
-		)
-		err := db.WithTx(ctx, func(ctx context.Context, tx *Tx) error {
+	last := make([]int64, len(orderedStreams))
+	err := db.WithTx(ctx, func(ctx context.Context, tx *Tx) error {
+		for i, stream := range orderedStreams {
 			if _, err := tx.tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock("+lockKey(stream)+")"); err != nil {
-				return err
+				return fmt.Errorf("lock %s: %w", stream, err)
 			}
-			return tx.tx.QueryRowContext(ctx, "SELECT last_value, is_called FROM "+sequence(stream)).
-				Scan(&last, &called)
-		})
-		if err != nil {
-			return fmt.Errorf("read %s position: %w", stream, err)
+			var called bool
+			if err := tx.tx.QueryRowContext(ctx, "SELECT last_value, is_called FROM "+sequence(stream)).
+				Scan(&last[i], &called); err != nil {
+				return fmt.Errorf("read %s position: %w", stream, err)
+			}
+			if !called {
+				last[i]--
+			}
 		}
-		if !called {
-			last--
-		}
-		db.publishStreamPosition(stream, last)
-		db.ordered[stream] = newOrderedPositions(db, stream, last)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	db.ordered = map[string]*orderedPositions{}
+	for i, stream := range orderedStreams {
+		db.publishStreamPosition(stream, last[i])
+		db.ordered[stream] = newOrderedPositions(db, stream, last[i])
 	}
 	return nil
 }
