@@ -137,22 +137,22 @@ type Appender interface {
 // Write sends v as a JSON response with the given status: as v appends
 // it if v is an Appender, else encoded as json.Marshal encodes it.
 func Write(w http.ResponseWriter, status int, v any) error {
-	buf := buffers.Get().(*bytes.Buffer)
+	pooled := buffers.Get().(*[]byte)
+	body := (*pooled)[:0]
 	defer func() {
-		if buf.Cap() <= maxPooledBuffer {
-			buffers.Put(buf)
+		if cap(body) <= maxPooledBuffer {
+			*pooled = body[:0] // what grew is kept for the next
+			buffers.Put(pooled)
 		}
 	}()
-	buf.Reset()
-	var body []byte
 	if a, ok := v.(Appender); ok {
-		data, err := a.AppendJSON(buf.AvailableBuffer())
+		out, err := a.AppendJSON(body)
 		if err != nil {
 			return err
 		}
-		buf.Write(data) // in place when it fitted: keeps the grown buffer for the next
-		body = buf.Bytes()
+		body = out
 	} else {
+		buf := bytes.NewBuffer(body)
 		if err := json.NewEncoder(buf).Encode(v); err != nil {
 			return err
 		}
@@ -167,7 +167,13 @@ func Write(w http.ResponseWriter, status int, v any) error {
 // buffers hold encoded responses between requests (json.Marshal would
 // allocate each response's bytes anew); those that grew past
 // maxPooledBuffer are dropped.
-var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+var buffers = sync.Pool{New: func() any {
+	b := make([]byte, 0, initialBuffer)
+	return &b
+}}
+
+// initialBuffer holds most /sync answers of a woken long-poll.
+const initialBuffer = 4 << 10
 
 const maxPooledBuffer = 64 << 10
 
