@@ -136,11 +136,14 @@ func (n *Notifier) Evaluated(pos int64) {
 	defer n.mu.Unlock()
 	n.evaluated = max(n.evaluated, pos)
 	kept := n.pending[:0]
+	var last pendingWake // a burst in one room wakes its members once
 	for _, w := range n.pending {
-		if w.pos <= n.evaluated {
-			n.wakeNowLocked(w)
-		} else {
+		switch {
+		case w.pos > n.evaluated:
 			kept = append(kept, w)
+		case w.room != last.room || w.user != last.user:
+			n.wakeNowLocked(w)
+			last = w
 		}
 	}
 	clear(n.pending[len(kept):])

@@ -86,6 +86,19 @@ func TestNotifier_DeferredWakes(t *testing.T) {
 		t.Errorf("after every evaluation: %d pending, flush timer %v", len(n.pending), n.flush != nil)
 	}
 
+	// A burst: two events of the room, then a user's membership elsewhere.
+	ann = n.listen("@ann:test.local")
+	cat := "@cat:test.local"
+	catCh := n.listen(cat)
+	n.OnOutput(t.Context(), roomserver.Output{RoomID: "!a", StreamPos: 13})
+	n.OnOutput(t.Context(), roomserver.Output{RoomID: "!a", StreamPos: 14})
+	n.OnOutput(t.Context(), roomserver.Output{RoomID: "!b", StreamPos: 15, Type: "m.room.member", StateKey: &cat,
+		Membership: "join"})
+	n.Evaluated(15)
+	if !woken(ann) || !woken(catCh) {
+		t.Fatalf("after a burst: member woken %v, joiner woken %v; want both", woken(ann), woken(catCh))
+	}
+
 	ann = n.listen("@ann:test.local")
 	n.OnOutput(t.Context(), roomserver.Output{RoomID: "!a", StreamPos: 12}) // already evaluated
 	if !woken(ann) {
@@ -94,7 +107,7 @@ func TestNotifier_DeferredWakes(t *testing.T) {
 
 	n.maxWakeDelay = time.Millisecond
 	ann = n.listen("@ann:test.local")
-	n.OnOutput(t.Context(), roomserver.Output{RoomID: "!a", StreamPos: 13})
+	n.OnOutput(t.Context(), roomserver.Output{RoomID: "!a", StreamPos: 16})
 	select {
 	case <-ann:
 	case <-time.After(10 * time.Second):
