@@ -203,33 +203,28 @@ func (db *DB) CacheNotificationCounts(userID, roomID string, gen uint64, counts 
 	}
 }
 
-// RoomCounts are the unread notification counts of users in one room, as
-// stored at generation Gen of each (see UnreadGen).
-type RoomCounts struct {
-	Counts map[string][]ThreadCounts // user id -> counts; users without any left out
-	Gen    map[string]uint64         // user id -> generation taken before the read
-}
-
-// NotificationCountsIn returns the stored counts of several users in a
-// room, each user's generation taken before its counts were read: from
-// the cache when it holds that generation, else read in a few queries
-// (and cached). The slices are shared with the cache: callers must not
-// change them.
-func (db *DB) NotificationCountsIn(ctx context.Context, roomID string, users []string) (RoomCounts, error) {
-	out := RoomCounts{Counts: map[string][]ThreadCounts{}, Gen: make(map[string]uint64, len(users))}
+// NotificationCountsIn reads the stored counts of several users in a
+// room and calls each with every user's counts (nil: none) and the
+// generation taken before they were read: from the cache when it holds
+// that generation, else read in a few queries (and cached). The slices
+// are shared with the cache: callers must not change them.
+func (db *DB) NotificationCountsIn(ctx context.Context, roomID string, users []string,
+	each func(userID string, counts []ThreadCounts, gen uint64)) error {
 	var missed []string
+	var missedGens []uint64
 	for _, u := range users {
 		key := [2]string{u, roomID}
 		gen := db.unreadGens.Of(key)
-		out.Gen[u] = gen
 		if cached, ok := db.unread.Get(key, gen); ok {
-			if len(cached) > 0 {
-				out.Counts[u] = cached
-			}
+			each(u, cached, gen)
 			continue
 		}
-		missed = append(missed, u)
+		missed, missedGens = append(missed, u), append(missedGens, gen)
 	}
+	if len(missed) == 0 {
+		return nil
+	}
+	read := map[string][]ThreadCounts{}
 	for chunk := range slices.Chunk(missed, notificationRows) {
 		args := make([]any, 0, len(chunk)+1)
 		args = append(args, roomID)
@@ -246,17 +241,18 @@ func (db *DB) NotificationCountsIn(ctx context.Context, roomID string, users []s
 			if err := scan(&u, &c.ThreadID, &c.Notify, &c.Highlights); err != nil {
 				return err
 			}
-			out.Counts[u] = append(out.Counts[u], c)
+			read[u] = append(read[u], c)
 			return nil
 		})
 		if err != nil {
-			return RoomCounts{}, fmt.Errorf("notification counts in %s: %w", roomID, err)
+			return fmt.Errorf("notification counts in %s: %w", roomID, err)
 		}
 	}
-	for _, u := range missed {
-		db.unread.Put([2]string{u, roomID}, out.Gen[u], out.Counts[u])
+	for i, u := range missed {
+		db.unread.Put([2]string{u, roomID}, missedGens[i], read[u])
+		each(u, read[u], missedGens[i])
 	}
-	return out, nil
+	return nil
 }
 
 // maxCachedUnread bounds the cached notification counts of (user, room)
@@ -272,11 +268,11 @@ func (db *DB) NotificationCounts(ctx context.Context, userID, roomID string) ([]
 	if cached, ok := db.unread.Get(key, db.unreadGens.Of(key)); ok { // every /sync asks: no maps for one user
 		return cached, nil
 	}
-	read, err := db.NotificationCountsIn(ctx, roomID, []string{userID})
-	if err != nil {
-		return nil, err
-	}
-	return read.Counts[userID], nil
+	var counts []ThreadCounts
+	err := db.NotificationCountsIn(ctx, roomID, []string{userID}, func(_ string, c []ThreadCounts, _ uint64) {
+		counts = c
+	})
+	return counts, err
 }
 
 // Notifications returns up to limit of a user's notifications with

@@ -185,12 +185,10 @@ func (e *Evaluator) readBases(ctx context.Context, f *flight) error {
 		byRoom[k.room] = append(byRoom[k.room], k.user)
 	}
 	for room, users := range byRoom {
-		rc, err := e.db.NotificationCountsIn(ctx, room, users)
-		if err != nil {
+		if err := e.db.NotificationCountsIn(ctx, room, users, func(u string, counts []storage.ThreadCounts, gen uint64) {
+			f.bases[userRoom{u, room}] = storedCounts{counts, gen}
+		}); err != nil {
 			return err
-		}
-		for _, u := range users {
-			f.bases[userRoom{u, room}] = storedCounts{rc.Counts[u], rc.Gen[u]}
 		}
 	}
 	return nil
