@@ -194,21 +194,28 @@ func (n *Notifier) eventsPos() int64 {
 	return n.pos
 }
 
-// activeRooms returns which of the rooms had an event told in (since, to],
-// if it knows: not for a since before the Notifier started, nor when a
-// room's newest event is after to (it may or may not have one before).
-func (n *Notifier) activeRooms(rooms []string, since, to int64) (active map[string]bool, known bool) {
+// activeRooms returns which of the rooms joined in memberships had an
+// event told in (since, to] (nil if none), if it knows: not for a since
+// before the Notifier started, nor when a room's newest event is after to
+// (it may or may not have one before).
+func (n *Notifier) activeRooms(memberships []storage.UserMembership, since, to int64) (active map[string]bool, known bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if since < n.start {
 		return nil, false
 	}
-	active = map[string]bool{}
-	for _, room := range rooms {
+	for _, m := range memberships {
+		if m.Membership.Membership != spec.Join {
+			continue
+		}
+		room := m.RoomID
 		switch pos := n.roomPos[room]; {
 		case pos > to:
 			return nil, false
 		case pos > since:
+			if active == nil {
+				active = map[string]bool{}
+			}
 			active[room] = true
 		}
 	}

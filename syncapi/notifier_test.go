@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ganglion/ganglion/roomserver"
+	"github.com/ganglion/ganglion/storage"
 )
 
 // TestNotifier_ActiveRooms: the rooms with an event told in a range, known
@@ -17,6 +18,16 @@ func TestNotifier_ActiveRooms(t *testing.T) {
 		n.OnOutput(t.Context(), o)
 	}
 	rooms := []string{"!a", "!b", "!quiet"}
+	var memberships []storage.UserMembership
+	for _, r := range append(rooms, "!left") { // a room left is never active
+		m := storage.UserMembership{RoomID: r}
+		m.Membership.Membership = "join"
+		if r == "!left" {
+			m.Membership.Membership = "leave"
+		}
+		memberships = append(memberships, m)
+	}
+	n.OnOutput(t.Context(), roomserver.Output{RoomID: "!left", StreamPos: 13})
 	for _, tc := range []struct {
 		since, to int64
 		want      string // "unknown" or the active rooms
@@ -27,11 +38,11 @@ func TestNotifier_ActiveRooms(t *testing.T) {
 		{12, 14, "!a "},
 		{14, 20, ""},
 	} {
-		active, known := n.activeRooms(rooms, tc.since, tc.to)
+		active, known := n.activeRooms(memberships, tc.since, tc.to)
 		got := "unknown"
 		if known {
 			got = ""
-			for _, r := range rooms {
+			for _, r := range append(rooms, "!left") {
 				if active[r] {
 					got += r + " "
 				}

@@ -206,18 +206,13 @@ func (s *Syncer) build(ctx context.Context, req Request, to StreamToken) (*Respo
 }
 
 // activeRooms returns the rooms with new timeline events in the response's
-// range: from the Notifier when it knows, else from storage.
+// range (a nil map for none): from the Notifier when it knows, else from
+// storage.
 func (run *syncRun) activeRooms(ctx context.Context, memberships []storage.UserMembership) (map[string]bool, error) {
 	if run.initial || run.to.Events <= run.since.Events {
-		return map[string]bool{}, nil
+		return nil, nil
 	}
-	rooms := make([]string, 0, len(memberships))
-	for _, m := range memberships {
-		if m.Membership.Membership == spec.Join {
-			rooms = append(rooms, m.RoomID)
-		}
-	}
-	if active, known := run.s.notifier.activeRooms(rooms, run.since.Events, run.to.Events); known {
+	if active, known := run.s.notifier.activeRooms(memberships, run.since.Events, run.to.Events); known {
 		return active, nil
 	}
 	rows, err := run.s.db.ActiveRooms(ctx, run.req.UserID, run.since.Events, run.to.Events)
