@@ -132,8 +132,8 @@ func (n *Notifier) DeferWakes() {
 // Evaluated wakes the long-polls that wait for room events up to pos, now
 // that their push evaluation is done.
 func (n *Notifier) Evaluated(pos int64) {
+	var woken []chan struct{}
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	n.evaluated = max(n.evaluated, pos)
 	kept := n.pending[:0]
 	var last pendingWake // a burst in one room wakes its members once
@@ -142,7 +142,7 @@ func (n *Notifier) Evaluated(pos int64) {
 		case w.pos > n.evaluated:
 			kept = append(kept, w)
 		case w.room != last.room || w.user != last.user:
-			n.wakeNowLocked(w)
+			woken = n.takeLocked(w, woken)
 			last = w
 		}
 	}
@@ -151,6 +151,16 @@ func (n *Notifier) Evaluated(pos int64) {
 	if len(kept) == 0 && n.flush != nil {
 		n.flush.Stop()
 		n.flush = nil
+	}
+	n.mu.Unlock()
+	wake(woken)
+}
+
+// wake closes the channels of waiters taken out of Notifier.waiters:
+// outside the lock, which the woken requests take first thing.
+func wake(woken []chan struct{}) {
+	for _, ch := range woken {
+		close(ch)
 	}
 }
 
@@ -168,22 +178,37 @@ func (n *Notifier) wakeForLocked(w pendingWake) {
 
 // flushPending wakes for every pending room event, evaluated or not.
 func (n *Notifier) flushPending() {
+	var woken []chan struct{}
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	for _, w := range n.pending {
-		n.wakeNowLocked(w)
+		woken = n.takeLocked(w, woken)
 	}
 	n.pending, n.flush = nil, nil
+	n.mu.Unlock()
+	wake(woken)
 }
 
 func (n *Notifier) wakeNowLocked(w pendingWake) {
+	wake(n.takeLocked(w, nil))
+}
+
+// takeLocked takes the waiters a wake is for out of n.waiters and
+// appends their channels to woken.
+func (n *Notifier) takeLocked(w pendingWake, woken []chan struct{}) []chan struct{} {
+	take := func(user string) {
+		if ch, ok := n.waiters[user]; ok {
+			woken = append(woken, ch)
+			delete(n.waiters, user)
+		}
+	}
 	if w.user != "" {
-		n.wakeLocked(w.user)
-		return
+		take(w.user)
+		return woken
 	}
 	for user := range n.members[w.room] {
-		n.wakeLocked(user)
+		take(user)
 	}
+	return woken
 }
 
 // eventsPos is the newest room event position told to subscribers: the
