@@ -13,6 +13,7 @@ import (
 	"github.com/ganglion/ganglion/clientapi/keys"
 	"github.com/ganglion/ganglion/clientapi/media"
 	"github.com/ganglion/ganglion/clientapi/presence"
+	"github.com/ganglion/ganglion/clientapi/search"
 	"github.com/ganglion/ganglion/config"
 	"github.com/ganglion/ganglion/roomserver"
 	"github.com/ganglion/ganglion/storage"
@@ -29,6 +30,9 @@ type Deps struct {
 	Typing   *syncapi.Typing
 	Push     *push.Evaluator
 	Log      logrus.FieldLogger
+	// Search, if set, is the search indexer: a search waits (a little)
+	// for it to index the events committed before the search began.
+	Search *search.Indexer
 }
 
 // API is the client-server API: an http.Handler plus the background work
@@ -41,6 +45,7 @@ type API struct {
 	notifier    *syncapi.Notifier
 	typingState *syncapi.Typing
 	push        *push.Evaluator
+	index       *search.Indexer // nil: searches do not wait for it
 	keys        *keys.Keys
 	presence    *presence.Tracker
 	media       *media.Media
@@ -75,6 +80,7 @@ func New(cfg *config.Config, deps Deps) (*API, error) {
 		notifier:    deps.Notifier,
 		typingState: deps.Typing,
 		push:        deps.Push,
+		index:       deps.Search,
 		filters:     boundmap.Map[string, *syncapi.Filter]{Max: maxCachedFilters},
 		keys:        keys.New(deps.DB, deps.Notifier, cfg.ServerName),
 		presence:    presence.New(deps.DB, deps.Notifier, cfg.Presence.Enabled),

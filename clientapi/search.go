@@ -1,10 +1,12 @@
 package clientapi
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/matrix-org/gomatrixserverlib/spec"
 
@@ -100,6 +102,9 @@ func (a *API) search(w http.ResponseWriter, r *http.Request, s *Session) error {
 	if req == nil {
 		return ok(w, map[string]any{"search_categories": map[string]any{}})
 	}
+	if err := a.waitForIndex(r.Context()); err != nil {
+		return err
+	}
 	q, err := a.searchQuery(r, s, req)
 	if err != nil {
 		return err
@@ -118,6 +123,29 @@ func (a *API) search(w http.ResponseWriter, r *http.Request, s *Session) error {
 	}
 	body["count"] = count
 	return ok(w, map[string]any{"search_categories": map[string]any{"room_events": body}})
+}
+
+// maxIndexWait bounds how long a search waits for the index: past it, a
+// search answers from what is indexed.
+const maxIndexWait = 2 * time.Second
+
+// waitForIndex waits, up to maxIndexWait, until the search index holds
+// every event committed before the search began: a message just sent is
+// found.
+func (a *API) waitForIndex(ctx context.Context) error {
+	if a.index == nil {
+		return nil
+	}
+	pos, err := a.db.StreamPos(ctx, "events")
+	if err != nil {
+		return err
+	}
+	wait, cancel := context.WithTimeout(ctx, maxIndexWait)
+	defer cancel()
+	if err := a.index.WaitFor(wait, pos); err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return nil
 }
 
 // parseSearch reads and checks a search request; nil means it asks for no

@@ -130,6 +130,7 @@ func newServer(ctx context.Context, cfg *config.Config, log *logrus.Logger) (*se
 	}
 	api, err := clientapi.New(cfg, clientapi.Deps{
 		DB: db, Rooms: rooms, Syncer: syncer, Notifier: notifier, Typing: typing, Push: evaluator, Log: log,
+		Search: indexer,
 	})
 	if err != nil {
 		db.Close()
