@@ -72,7 +72,9 @@ func (e *Evaluator) evaluateBatch(ctx context.Context, from int64, events []room
 	}
 	e.mu.Lock()
 	e.flight = f
-	e.publish(upto)
+	moved := e.publishLocked(upto)
+	e.mu.Unlock()
+	e.told(moved, upto)
 	if err := e.readBases(ctx, f); err != nil {
 		e.land(f)
 		return 0, err

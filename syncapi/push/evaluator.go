@@ -166,19 +166,26 @@ func (e *Evaluator) advance(pos int64) {
 		close(e.advanced)
 		e.advanced = make(chan struct{})
 	}
-	e.publish(pos)
+	moved := e.publishLocked(pos)
+	e.mu.Unlock()
+	e.told(moved, pos)
 }
 
-// publish records that every event up to pos is evaluated and unlocks
-// e.mu, which the caller holds.
-func (e *Evaluator) publish(pos int64) {
-	moved := pos > e.published
-	if moved {
-		e.published = pos
-		close(e.publishedCh)
-		e.publishedCh = make(chan struct{})
+// publishLocked records that every event up to pos is evaluated; it
+// reports whether that moved the published position.
+func (e *Evaluator) publishLocked(pos int64) bool {
+	if pos <= e.published {
+		return false
 	}
-	e.mu.Unlock()
+	e.published = pos
+	close(e.publishedCh)
+	e.publishedCh = make(chan struct{})
+	return true
+}
+
+// told calls Deps.Published, outside e.mu, if the published position
+// moved to pos.
+func (e *Evaluator) told(moved bool, pos int64) {
 	if moved && e.onPublish != nil {
 		e.onPublish(pos)
 	}
