@@ -59,7 +59,7 @@ func (a *API) authed(h userFunc, guestsAllowed bool) handlerFunc {
 		if err := a.limiter.allow("user:" + s.UserID); err != nil {
 			return err
 		}
-		if info, ok := r.Context().Value(reqInfoKey{}).(*reqInfo); ok {
+		if info, ok := logctx.SourceOf(r.Context()).(*reqInfo); ok {
 			info.userID = s.UserID // in the request's log lines from now on
 		}
 		return h(w, r, s)
@@ -90,8 +90,6 @@ type reqInfo struct {
 	userID       string
 	query        url.Values
 }
-
-type reqInfoKey struct{}
 
 // debugEnabled reports whether log writes debug lines.
 func debugEnabled(log logrus.FieldLogger) bool {
@@ -127,7 +125,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	start := time.Now()
 	info := &reqInfo{log: a.log, id: reqCounter.Add(1), method: r.Method, path: r.URL.Path}
-	r = r.WithContext(context.WithValue(logctx.With(r.Context(), info), reqInfoKey{}, info))
+	r = r.WithContext(logctx.With(r.Context(), info))
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	defer func() {
 		if p := recover(); p != nil {
@@ -182,7 +180,7 @@ func textOK(r *http.Request) (url.Values, bool) {
 // them, for endpoints every client calls all the time (/sync) not to decode
 // them again. The values are shared: callers must not change them.
 func query(r *http.Request) url.Values {
-	if info, ok := r.Context().Value(reqInfoKey{}).(*reqInfo); ok && info.query != nil {
+	if info, ok := logctx.SourceOf(r.Context()).(*reqInfo); ok && info.query != nil {
 		return info.query
 	}
 	return r.URL.Query()

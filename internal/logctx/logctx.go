@@ -35,10 +35,16 @@ func With(ctx context.Context, src Source) context.Context {
 	return context.WithValue(ctx, key{}, src)
 }
 
+// SourceOf returns the Source in ctx, nil if there is none.
+func SourceOf(ctx context.Context) Source {
+	src, _ := ctx.Value(key{}).(Source)
+	return src
+}
+
 // From returns the logger of the Source in ctx, or a logger that discards
 // everything if there is none.
 func From(ctx context.Context) *logrus.Entry {
-	if src, ok := ctx.Value(key{}).(Source); ok {
+	if src := SourceOf(ctx); src != nil {
 		return src.Logger()
 	}
 	l := logrus.New()
