@@ -1,38 +1,24 @@
 package storage
 
-import (
-	"fmt"
-	"testing"
-)
+import "testing"
 
-// TestMostCommon: the value that occurs most often (of equals, the first
-// to reach the count), whether the values are told apart by comparison
-// or, past mostCommonScan distinct ones, by a map.
+// TestMostCommon: the value that occurs most often, and of equals the
+// first to reach the count.
 func TestMostCommon(t *testing.T) {
-	many := func(distinct, repeatLast int) [][]byte {
-		var vs [][]byte
-		for i := range distinct {
-			vs = append(vs, fmt.Appendf(nil, "v%d", i))
-		}
-		for range repeatLast {
-			vs = append(vs, fmt.Appendf(nil, "v%d", distinct-1)) // a new slice, equal content
-		}
-		return vs
-	}
 	for _, tc := range []struct {
 		name string
-		vs   [][]byte
-		want string
+		vs   []int
+		n    int
+		want int
 	}{
-		{"one", [][]byte{[]byte("a")}, "a"},
-		{"ties go to the first to get there", [][]byte{[]byte("b"), []byte("a"), []byte("b"), []byte("a")}, "b"},
-		{"majority", [][]byte{[]byte("a"), []byte("b"), []byte("b")}, "b"},
-		{"few distinct", many(mostCommonScan, 1), fmt.Sprintf("v%d", mostCommonScan-1)},
-		{"many distinct", many(3*mostCommonScan, 1), fmt.Sprintf("v%d", 3*mostCommonScan-1)},
-		{"many distinct, all once", many(3*mostCommonScan, 0), "v0"},
+		{"one", []int{0}, 1, 0},
+		{"ties go to the first to get there", []int{1, 0, 1, 0}, 2, 1},
+		{"majority", []int{0, 1, 1}, 2, 1},
+		{"a late majority", []int{3, 2, 1, 0, 0, 0}, 4, 0},
+		{"all once", []int{4, 3, 2, 1, 0}, 5, 4},
 	} {
-		if got := string(mostCommon(tc.vs)); got != tc.want {
-			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
+		if got := mostCommon(tc.vs, tc.n); got != tc.want {
+			t.Errorf("%s: got %d, want %d", tc.name, got, tc.want)
 		}
 	}
 }

@@ -68,13 +68,17 @@ func compactActions(actions json.RawMessage) ([]byte, error) {
 func (tx *Tx) insertEventNotifications(ctx context.Context, ns []Notification) error {
 	type event struct {
 		first   Notification
-		actions [][]byte // per notification of the event
-		users   []int    // the event's notifications, by index in ns
-		size    int      // of its users column, without actions
+		actions []int // per notification of the event: its compacted actions, by index in distinct
+		users   []int // the event's notifications, by index in ns
+		size    int   // of its users column, without actions
 	}
 	var events []*event
 	byPos := map[int64]*event{}
-	compacted := map[string][]byte{} // most notifications share their rule's actions
+	// Most notifications share their rule's actions: each distinct list
+	// is compacted once and known by its index, found by its raw or its
+	// compacted JSON.
+	var distinct [][]byte
+	index := map[string]int{}
 	for i, n := range ns {
 		e := byPos[n.StreamPos]
 		if e == nil {
@@ -82,13 +86,18 @@ func (tx *Tx) insertEventNotifications(ctx context.Context, ns []Notification) e
 			byPos[n.StreamPos] = e
 			events = append(events, e)
 		}
-		a, ok := compacted[string(n.Actions)]
+		a, ok := index[string(n.Actions)]
 		if !ok {
-			var err error
-			if a, err = compactActions(n.Actions); err != nil {
+			compact, err := compactActions(n.Actions)
+			if err != nil {
 				return err
 			}
-			compacted[string(n.Actions)] = a
+			if a, ok = index[string(compact)]; !ok {
+				a = len(distinct)
+				distinct = append(distinct, compact)
+				index[string(compact)] = a
+			}
+			index[string(n.Actions)] = a
 		}
 		e.actions = append(e.actions, a)
 		e.users = append(e.users, i)
@@ -99,17 +108,17 @@ func (tx *Tx) insertEventNotifications(ctx context.Context, ns []Notification) e
 		chunk := events[start:min(start+notificationRows, len(events))]
 		args := make([]any, 0, len(chunk)*7)
 		for _, e := range chunk {
-			common := mostCommon(e.actions)
+			common := mostCommon(e.actions, len(distinct))
 			users = slices.Grow(users[:0], e.size)
 			for j, i := range e.users {
-				a := e.actions[j]
-				if bytes.Equal(a, common) {
-					a = nil
+				var a []byte // the row's actions: left out
+				if e.actions[j] != common {
+					a = distinct[e.actions[j]]
 				}
 				users = appendNotified(users, ns[i].UserID, ns[i].Highlight, a)
 			}
 			args = append(args, e.first.StreamPos, e.first.RoomID, e.first.EventID, e.first.ThreadID, millis(tx.Now),
-				string(common), string(users))
+				string(distinct[common]), string(users))
 		}
 		if _, err := tx.tx.ExecContext(ctx, `INSERT INTO event_notifications
 			(stream_pos, room_id, event_id, thread_id, ts, actions, users) VALUES `+rowPlaceholders(len(chunk), 7),
@@ -120,49 +129,19 @@ func (tx *Tx) insertEventNotifications(ctx context.Context, ns []Notification) e
 	return nil
 }
 
-// mostCommon returns the value that occurs most often in vs (of equals,
-// the first to reach the count), vs not empty. vs usually holds a few distinct values, told
-// apart by comparison; past mostCommonScan of them a map counts.
-func mostCommon(vs [][]byte) []byte {
-	type tally struct {
-		v []byte
-		n int
-	}
-	var (
-		seen  []tally
-		index map[string]int // into seen, once it is long
-	)
-	best := 0
+// mostCommon returns the value in [0, n) that occurs most often in vs (of
+// equals, the first to reach the count), vs not empty.
+func mostCommon(vs []int, n int) int {
+	counts := make([]int, n)
+	best := vs[0]
 	for _, v := range vs {
-		i := -1
-		if index != nil {
-			if j, ok := index[string(v)]; ok {
-				i = j
-			}
-		} else {
-			i = slices.IndexFunc(seen, func(t tally) bool { return bytes.Equal(t.v, v) })
-		}
-		if i < 0 {
-			i = len(seen)
-			seen = append(seen, tally{v: v})
-			if index != nil {
-				index[string(v)] = i
-			} else if len(seen) > mostCommonScan {
-				index = make(map[string]int, 2*len(seen))
-				for j, t := range seen {
-					index[string(t.v)] = j
-				}
-			}
-		}
-		seen[i].n++
-		if seen[i].n > seen[best].n {
-			best = i
+		counts[v]++
+		if counts[v] > counts[best] {
+			best = v
 		}
 	}
-	return seen[best].v
+	return best
 }
-
-const mostCommonScan = 8
 
 // countNotified counts a user's notifications in a room's thread after
 // stream position after, and how many of them are highlights.
