@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -119,9 +118,11 @@ func (pc *pollConn) exchange(ctx context.Context) (int, time.Duration, error) {
 }
 
 // closedByServer reports whether err is what reading or writing a
-// connection the server has closed gives.
+// connection the server has closed gives (http.ReadResponse reports an end
+// before the status line as io.ErrUnexpectedEOF).
 func closedByServer(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE)
 }
 
 func (pc *pollConn) dial(ctx context.Context) error {
@@ -164,160 +165,31 @@ func (pc *pollConn) roundTrip(ctx context.Context, start time.Time) (status int,
 	if _, err := conn.Write(pc.req); err != nil {
 		return 0, false, err
 	}
-	h, err := pc.readHead()
-	for err == nil && h.status < 200 { // informational answers come before the answer
-		h, err = pc.readHead()
+	resp, err := http.ReadResponse(pc.r, nil)
+	for err == nil && resp.StatusCode < 200 { // informational answers come before the answer
+		resp, err = http.ReadResponse(pc.r, nil)
 	}
 	if err != nil {
 		return 0, false, err
 	}
-	switch {
-	case h.status == http.StatusNoContent || h.status == http.StatusNotModified:
-		pc.body = pc.body[:0]
-	case h.chunked:
-		err = pc.readChunked()
-	case h.length >= 0:
-		err = pc.readBody(h.length)
-	default:
-		h.close = true
-		err = pc.readToEOF()
+	defer resp.Body.Close()
+	if err := pc.readBody(resp.Body); err != nil {
+		return 0, false, err
 	}
-	return h.status, !h.close, err
+	return resp.StatusCode, !resp.Close, nil
 }
 
-// answerHead is what pollConn uses of an answer's status line and headers.
-type answerHead struct {
-	status  int
-	length  int  // Content-Length; -1: none
-	chunked bool // Transfer-Encoding: chunked
-	close   bool // Connection: close, or HTTP/1.0
-}
-
-func (pc *pollConn) readHead() (answerHead, error) {
-	h := answerHead{length: -1}
-	line, err := pc.line()
-	if err != nil {
-		return h, err
-	}
-	proto, rest, _ := bytes.Cut(line, []byte(" "))
-	code, _, _ := bytes.Cut(rest, []byte(" "))
-	h.status, err = strconv.Atoi(string(code))
-	if !bytes.HasPrefix(proto, []byte("HTTP/1.")) || len(code) != 3 || err != nil {
-		return h, fmt.Errorf("malformed status line %q", line)
-	}
-	h.close = string(proto) == "HTTP/1.0"
-	for {
-		line, err := pc.line()
-		if err != nil || len(line) == 0 {
-			return h, err
-		}
-		name, value, ok := bytes.Cut(line, []byte(":"))
-		if !ok {
-			return h, fmt.Errorf("malformed header line %q", line)
-		}
-		value = bytes.TrimSpace(value)
-		switch {
-		case strings.EqualFold(string(name), "Content-Length"):
-			n, err := strconv.ParseInt(string(value), 10, 64)
-			if err != nil || n < 0 {
-				return h, fmt.Errorf("malformed Content-Length %q", value)
-			}
-			h.length = int(min(n, int64(pc.limit)+1))
-		case strings.EqualFold(string(name), "Transfer-Encoding"):
-			h.chunked = hasToken(value, "chunked")
-		case strings.EqualFold(string(name), "Connection"):
-			h.close = h.close || hasToken(value, "close")
-		}
-	}
-}
-
-// hasToken reports whether the comma-separated header value has token,
-// in any case.
-func hasToken(value []byte, token string) bool {
-	for t := range bytes.SplitSeq(value, []byte(",")) {
-		if strings.EqualFold(string(bytes.TrimSpace(t)), token) {
-			return true
-		}
-	}
-	return false
-}
-
-// line reads a line of the status line, headers or chunk framing, without
-// its line end. It is valid until the next read.
-func (pc *pollConn) line() ([]byte, error) {
-	line, err := pc.r.ReadSlice('\n')
-	if errors.Is(err, bufio.ErrBufferFull) {
-		return nil, fmt.Errorf("answer line over %d bytes", pc.r.Size())
-	}
-	if err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r")), nil
-}
-
-func (pc *pollConn) errTooLarge() error {
-	return fmt.Errorf("answer over %d bytes", pc.limit)
-}
-
-// readBody reads a body of n bytes into pc.body.
-func (pc *pollConn) readBody(n int) error {
-	if n > pc.limit {
-		return pc.errTooLarge()
-	}
-	pc.body = slices.Grow(pc.body[:0], n)[:n]
-	_, err := io.ReadFull(pc.r, pc.body)
-	return err
-}
-
-// readChunked reads a chunked body into pc.body, skipping chunk extensions
-// and trailers.
-func (pc *pollConn) readChunked() error {
-	pc.body = pc.body[:0]
-	for {
-		line, err := pc.line()
-		if err != nil {
-			return err
-		}
-		size, _, _ := bytes.Cut(line, []byte(";"))
-		n, err := strconv.ParseInt(string(bytes.TrimSpace(size)), 16, 64)
-		if err != nil || n < 0 {
-			return fmt.Errorf("malformed chunk size %q", line)
-		}
-		if n == 0 {
-			for len(line) > 0 { // the trailers end with an empty line
-				if line, err = pc.line(); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-		if n > int64(pc.limit-len(pc.body)) {
-			return pc.errTooLarge()
-		}
-		from := len(pc.body)
-		pc.body = slices.Grow(pc.body, int(n))[:from+int(n)]
-		if _, err := io.ReadFull(pc.r, pc.body[from:]); err != nil {
-			return err
-		}
-		if line, err := pc.line(); err != nil {
-			return err
-		} else if len(line) != 0 {
-			return errors.New("malformed chunk end")
-		}
-	}
-}
-
-// readToEOF reads a body that ends with the connection into pc.body.
-func (pc *pollConn) readToEOF() error {
+// readBody reads a whole answer body into pc.body, reusing its storage.
+func (pc *pollConn) readBody(body io.Reader) error {
 	pc.body = pc.body[:0]
 	for {
 		if len(pc.body) == cap(pc.body) {
 			pc.body = slices.Grow(pc.body, 4096)
 		}
-		n, err := pc.r.Read(pc.body[len(pc.body):cap(pc.body)])
+		n, err := body.Read(pc.body[len(pc.body):cap(pc.body)])
 		pc.body = pc.body[:len(pc.body)+n]
 		if len(pc.body) > pc.limit {
-			return pc.errTooLarge()
+			return fmt.Errorf("answer over %d bytes", pc.limit)
 		}
 		if err == io.EOF {
 			return nil
